@@ -37,8 +37,10 @@ import (
 // kindUnderTest tells the behaviour tests how to make and change one kind.
 type kindUnderTest struct {
 	kind string
-	// work is what the kind's stand-in phase reports as not implemented.
-	work       string
+	// settled returns the conditions an object made by newObject settles on, and the event that reports
+	// its Ready condition.
+	settled    func(namespace, name string, generation int64) []metav1.Condition
+	settledEvt func(namespace, name string) (eventType, reason, note string)
 	newObject  func(namespace, name string) client.Object
 	status     func(client.Object) *crmv1.ReconcileStatus
 	changeSpec func(client.Object)
@@ -49,8 +51,9 @@ type kindUnderTest struct {
 func kindsUnderTest() []kindUnderTest {
 	return []kindUnderTest{
 		{
-			kind: "CRMConnection",
-			work: "token verification",
+			kind:       "CRMConnection",
+			settled:    notImplementedConditions("CRMConnection", "token verification"),
+			settledEvt: notImplementedEvent("CRMConnection", "token verification"),
 			newObject: func(namespace, name string) client.Object {
 				return &crmv1.CRMConnection{
 					ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
@@ -69,7 +72,12 @@ func kindsUnderTest() []kindUnderTest {
 		},
 		{
 			kind: "FieldMapping",
-			work: "field resolution against the CRM's metadata",
+			settled: func(namespace, name string, generation int64) []metav1.Condition {
+				return readyConditions(fmt.Sprintf("FieldMapping %s/%s is ready", namespace, name), generation)
+			},
+			settledEvt: func(namespace, name string) (string, string, string) {
+				return "Normal", crmv1.ReasonSucceeded, fmt.Sprintf("FieldMapping %s/%s is ready", namespace, name)
+			},
 			newObject: func(namespace, name string) client.Object {
 				return &crmv1.FieldMapping{
 					ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
@@ -84,8 +92,9 @@ func kindsUnderTest() []kindUnderTest {
 			changeSpec: func(o client.Object) { o.(*crmv1.FieldMapping).Spec.RemoteObject = "contacts" },
 		},
 		{
-			kind: "SyncJob",
-			work: "syncing records",
+			kind:       "SyncJob",
+			settled:    notImplementedConditions("SyncJob", "syncing records"),
+			settledEvt: notImplementedEvent("SyncJob", "syncing records"),
 			newObject: func(namespace, name string) client.Object {
 				return &crmv1.SyncJob{
 					ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
@@ -103,6 +112,27 @@ func kindsUnderTest() []kindUnderTest {
 			changeSpec: func(o client.Object) { o.(*crmv1.SyncJob).Spec.Deletion.Policy = crmv1.DeletionArchive },
 			setSuspend: func(o client.Object, v bool) { o.(*crmv1.SyncJob).Spec.Suspend = v },
 		},
+	}
+}
+
+func notImplementedConditions(kind, work string) func(namespace, name string, generation int64) []metav1.Condition {
+	return func(namespace, name string, generation int64) []metav1.Condition {
+		return notReadyConditions(crmv1.ReasonNotImplemented,
+			fmt.Sprintf("%s %s/%s: %s is not implemented yet in this build", kind, namespace, name, work), generation)
+	}
+}
+
+func notImplementedEvent(kind, work string) func(namespace, name string) (string, string, string) {
+	return func(namespace, name string) (string, string, string) {
+		return "Warning", crmv1.ReasonNotImplemented, fmt.Sprintf("%s %s/%s: %s is not implemented yet in this build", kind, namespace, name, work)
+	}
+}
+
+// readyConditions are the conditions of an object that does its job.
+func readyConditions(message string, generation int64) []metav1.Condition {
+	return []metav1.Condition{
+		{Type: crmv1.ConditionReady, Status: metav1.ConditionTrue, Reason: crmv1.ReasonSucceeded, Message: message, ObservedGeneration: generation},
+		{Type: crmv1.ConditionReconciling, Status: metav1.ConditionFalse, Reason: crmv1.ReasonSucceeded, Message: message, ObservedGeneration: generation},
 	}
 }
 
@@ -147,7 +177,7 @@ func patchObject(t *testing.T, obj client.Object, change func(client.Object)) {
 	}
 }
 
-func TestEveryKindReportsNotImplementedHonestly(t *testing.T) {
+func TestEveryKindSettlesWithHonestStatus(t *testing.T) {
 	for _, k := range kindsUnderTest() {
 		t.Run(k.kind, func(t *testing.T) {
 			t.Parallel()
@@ -156,16 +186,14 @@ func TestEveryKindReportsNotImplementedHonestly(t *testing.T) {
 			if err := k8sClient.Create(context.Background(), obj); err != nil {
 				t.Fatalf("create: %v", err)
 			}
-			message := fmt.Sprintf("%s %s/acme: %s is not implemented yet in this build", k.kind, ns, k.work)
-			notImplemented := func(generation int64) []metav1.Condition {
-				return notReadyConditions(crmv1.ReasonNotImplemented, message, generation)
-			}
-			waitForConditions(t, k, obj, notImplemented)
+			settled := func(generation int64) []metav1.Condition { return k.settled(ns, "acme", generation) }
+			waitForConditions(t, k, obj, settled)
 			if !controllerutil.ContainsFinalizer(obj, crmv1.Finalizer) {
 				t.Errorf("finalizers = %v, want %s", obj.GetFinalizers(), crmv1.Finalizer)
 			}
-			waitFor(t, "a Warning event with the Ready message", func() error {
-				return findEvent(ns, obj.GetName(), "Warning", crmv1.ReasonNotImplemented, message)
+			waitFor(t, "an event with the Ready message", func() error {
+				eventType, reason, note := k.settledEvt(ns, "acme")
+				return findEvent(ns, obj.GetName(), eventType, reason, note)
 			})
 
 			generation := obj.GetGeneration()
@@ -173,7 +201,7 @@ func TestEveryKindReportsNotImplementedHonestly(t *testing.T) {
 			if obj.GetGeneration() == generation {
 				t.Fatalf("changing the spec did not bump metadata.generation from %d", generation)
 			}
-			waitForConditions(t, k, obj, notImplemented)
+			waitForConditions(t, k, obj, settled)
 		})
 	}
 }
@@ -210,10 +238,7 @@ func TestSuspendedObjectsReportSuspendedAndResume(t *testing.T) {
 			})
 
 			patchObject(t, obj, func(o client.Object) { k.setSuspend(o, false) })
-			waitForConditions(t, k, obj, func(generation int64) []metav1.Condition {
-				return notReadyConditions(crmv1.ReasonNotImplemented,
-					fmt.Sprintf("%s %s/paused: %s is not implemented yet in this build", k.kind, ns, k.work), generation)
-			})
+			waitForConditions(t, k, obj, func(generation int64) []metav1.Condition { return k.settled(ns, "paused", generation) })
 		})
 	}
 }

@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"k8s.io/client-go/tools/events"
@@ -26,11 +27,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	crmv1 "github.com/crmsync/crmsync/api/v1alpha1"
+	"github.com/crmsync/crmsync/internal/mapping"
 )
 
-// FieldMappingReconciler reconciles FieldMappings: it resolves the mapping against the built-in defaults
-// and the CRM's live field metadata. This build does the generic part only and reports the domain work
-// as not implemented.
+// FieldMappingReconciler reconciles FieldMappings: it compiles the mapping over the built-in defaults and
+// reports every problem at once. The check against the CRM's live field metadata needs a connection, so
+// the SyncJob that uses the mapping runs it before each sync.
 type FieldMappingReconciler struct {
 	// Client defaults to the manager's client.
 	Client client.Client
@@ -50,12 +52,42 @@ func (r *FieldMappingReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	return r.loop.reconcile(ctx, req)
 }
 
-// phases are the steps of a FieldMapping reconcile. Later builds replace the stand-in with: compile the
-// mapping over the defaults, then check it against the CRM's field metadata.
+// phases are the steps of a FieldMapping reconcile.
 func (r *FieldMappingReconciler) phases() []phase[*crmv1.FieldMapping] {
-	return []phase[*crmv1.FieldMapping]{
-		notImplemented[*crmv1.FieldMapping]("field resolution against the CRM's metadata"),
+	return []phase[*crmv1.FieldMapping]{compileFieldMapping}
+}
+
+// compileFieldMapping compiles the mapping. A mapping with problems is Stalled with every problem listed:
+// only an edit of the FieldMapping can fix it.
+func compileFieldMapping(_ context.Context, s *scope[*crmv1.FieldMapping]) (phaseResult, error) {
+	m, err := mapping.Compile(mappingSpecFrom(s.obj))
+	if err != nil {
+		s.obj.Status.ResolvedFields = 0
+		return phaseResult{}, stall(crmv1.ReasonInvalidConfiguration, fmt.Errorf("fix spec.fields: %w", err))
 	}
+	s.obj.Status.ResolvedFields = int32(m.Len())
+	return phaseResult{}, nil
+}
+
+// mappingSpecFrom converts the API type into the mapping package's input.
+func mappingSpecFrom(fm *crmv1.FieldMapping) mapping.MappingSpec {
+	spec := mapping.MappingSpec{
+		Provider:        string(fm.Spec.Provider),
+		Object:          string(fm.Spec.Object),
+		RemoteObject:    fm.Spec.RemoteObject,
+		InheritDefaults: fm.Spec.InheritDefaults == nil || *fm.Spec.InheritDefaults,
+	}
+	for _, f := range fm.Spec.Fields {
+		fs := mapping.FieldSpec{Name: f.Name, RemoteName: f.RemoteName, Type: string(f.Type), ReadOnly: f.ReadOnly, Required: f.Required}
+		if len(f.Values) > 0 {
+			fs.Values = make(map[string]string, len(f.Values))
+			for k, v := range f.Values {
+				fs.Values[k] = string(v)
+			}
+		}
+		spec.Fields = append(spec.Fields, fs)
+	}
+	return spec
 }
 
 // SetupWithManager registers the reconciler with mgr.
