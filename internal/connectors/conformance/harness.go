@@ -25,7 +25,9 @@ type Faults struct {
 }
 
 // Harness binds the suite to one connector and the system behind it. Each call of New starts from an empty
-// system (no records, no faults, fresh credentials).
+// system (no records, no faults, fresh credentials). Give the connector a short backoff (a few
+// milliseconds) and at least 8 attempts: the fault cases then run fast, and a 30% error rate cannot
+// exhaust the retries by chance.
 type Harness interface {
 	// New returns a fresh environment. Cleanup is registered on t.
 	New(t *testing.T) Env
@@ -70,4 +72,29 @@ type Env interface {
 	ExpireTokens(t *testing.T) (ok bool)
 	// APICalls returns how many API calls (excluding token calls and admin calls) the backend answered.
 	APICalls() int
+}
+
+// ExternalIDEnv is implemented by an Env whose connector upserts by an external id field other than
+// EmailField (a Salesforce External ID field). NewRecord must give that field a value unique by i.
+type ExternalIDEnv interface {
+	ExternalIDField() string
+}
+
+// TextLimitEnv is implemented by an Env whose TextField holds fewer than 5,000 characters; the
+// long-value case then writes exactly MaxTextLen characters.
+type TextLimitEnv interface {
+	MaxTextLen() int
+}
+
+// UnknownIDEnv is implemented by an Env that can name a well-formed id that no record has; Get must omit
+// it. Without it the suite uses the id of a deleted record only.
+type UnknownIDEnv interface {
+	UnknownID() string
+}
+
+// SettleEnv is implemented by an Env that knows how long its backend may take to show a write in reads
+// (HubSpot's search lags). The suite polls that long before it fails; 0 means reads see writes at once.
+// Without it the suite polls for up to 30 s.
+type SettleEnv interface {
+	SettleTimeout() time.Duration
 }
