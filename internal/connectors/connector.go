@@ -193,3 +193,38 @@ const (
 
 // Error is the classified error type of the contract.
 type Error = crmerr.Error
+
+// Account identifies the CRM account a connection is authenticated to.
+type Account struct {
+	// ID is the CRM's id of the account: Salesforce org id, HubSpot portal id.
+	ID string
+	// Name is a human-readable name: the org or portal name, or the integration user.
+	Name string
+	// InstanceURL is where the API calls go, when the CRM assigns it (Salesforce instance_url).
+	InstanceURL string
+}
+
+// Identifier is implemented by connectors that can make a cheap call proving the credentials work and
+// telling whose account they belong to. It is safe to retry.
+type Identifier interface {
+	Identity(ctx context.Context) (Account, error)
+}
+
+// APIVersionStatus says how the connection's API version stands with the CRM.
+type APIVersionStatus struct {
+	// InUse is the version the connector calls.
+	InUse string
+	// Latest is the newest version the CRM offers.
+	Latest string
+	// Available is false when the CRM no longer lists InUse: calls will fail (Salesforce answers 410).
+	Available bool
+	// NearRetirement is true when InUse is old enough that the CRM's retirement policy will remove it
+	// soon; Message says why.
+	NearRetirement bool
+	Message        string
+}
+
+// APIVersionChecker is implemented by connectors whose CRM lists its API versions.
+type APIVersionChecker interface {
+	CheckAPIVersion(ctx context.Context) (APIVersionStatus, error)
+}

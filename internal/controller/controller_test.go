@@ -51,9 +51,13 @@ type kindUnderTest struct {
 func kindsUnderTest() []kindUnderTest {
 	return []kindUnderTest{
 		{
-			kind:       "CRMConnection",
-			settled:    notImplementedConditions("CRMConnection", "token verification"),
-			settledEvt: notImplementedEvent("CRMConnection", "token verification"),
+			kind: "CRMConnection",
+			settled: func(namespace, name string, generation int64) []metav1.Condition {
+				return secretNotFoundConditions(namespace, name, generation)
+			},
+			settledEvt: func(namespace, name string) (string, string, string) {
+				return "Warning", crmv1.ReasonSecretNotFound, secretNotFoundMessage(namespace, name)
+			},
 			newObject: func(namespace, name string) client.Object {
 				return &crmv1.CRMConnection{
 					ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
@@ -126,6 +130,20 @@ func notImplementedEvent(kind, work string) func(namespace, name string) (string
 	return func(namespace, name string) (string, string, string) {
 		return "Warning", crmv1.ReasonNotImplemented, fmt.Sprintf("%s %s/%s: %s is not implemented yet in this build", kind, namespace, name, work)
 	}
+}
+
+func secretNotFoundMessage(namespace, name string) string {
+	return fmt.Sprintf("CRMConnection %s/%s: Secret %s/hubspot-credentials not found: create it with keys [token] (see docs/credentials.md)", namespace, name, namespace)
+}
+
+// secretNotFoundConditions are those of a CRMConnection whose credentials Secret does not exist: stalled
+// until the Secret appears, which the controller watches.
+func secretNotFoundConditions(namespace, name string, generation int64) []metav1.Condition {
+	msg := secretNotFoundMessage(namespace, name)
+	return append(notReadyConditions(crmv1.ReasonSecretNotFound, msg, generation),
+		metav1.Condition{Type: crmv1.ConditionStalled, Status: metav1.ConditionTrue, Reason: crmv1.ReasonSecretNotFound, Message: msg, ObservedGeneration: generation},
+		metav1.Condition{Type: crmv1.ConditionAuthenticated, Status: metav1.ConditionFalse, Reason: crmv1.ReasonSecretNotFound,
+			Message: fmt.Sprintf("Secret %s/hubspot-credentials not found: create it with keys [token] (see docs/credentials.md)", namespace), ObservedGeneration: generation})
 }
 
 // readyConditions are the conditions of an object that does its job.

@@ -21,17 +21,24 @@ import (
 	"fmt"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/crmsync/crmsync/internal/connections"
 )
 
 // Options tune every reconciler that SetupAll registers. The zero value is valid.
 type Options struct {
 	// MaxConcurrentReconciles is how many objects of one kind reconcile at once. Zero means 1.
 	MaxConcurrentReconciles int
+	// Connections holds the live connection of every CRMConnection. Nil gets a registry with no metrics.
+	Connections *connections.Registry
 }
 
 // SetupAll registers the CRMConnection, FieldMapping and SyncJob reconcilers with mgr. The manager's
 // scheme must include the crm.crmsync.io/v1alpha1 types. Events are recorded with mgr.GetEventRecorder.
 func SetupAll(mgr ctrl.Manager, opts Options) error {
+	if opts.Connections == nil {
+		opts.Connections = &connections.Registry{Logger: mgr.GetLogger().WithName("connections")}
+	}
 	setups := []struct {
 		kind  string
 		setup func(ctrl.Manager, Options) error
