@@ -312,6 +312,11 @@ type SyncJobStatus struct {
 	// +optional
 	Cursors *SyncCursors `json:"cursors,omitempty"`
 
+	// LastFullResyncTime is when a full reconciliation of both sides' record ids last ran to the end; the
+	// next one runs spec.schedule.fullResyncInterval later.
+	// +optional
+	LastFullResyncTime *metav1.Time `json:"lastFullResyncTime,omitempty"`
+
 	// LastRun counts what the last run did.
 	// +optional
 	LastRun *RunStats `json:"lastRun,omitempty"`

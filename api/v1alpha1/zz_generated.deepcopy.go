@@ -780,6 +780,10 @@ func (in *SyncJobStatus) DeepCopyInto(out *SyncJobStatus) {
 		*out = new(SyncCursors)
 		**out = **in
 	}
+	if in.LastFullResyncTime != nil {
+		in, out := &in.LastFullResyncTime, &out.LastFullResyncTime
+		*out = (*in).DeepCopy()
+	}
 	if in.LastRun != nil {
 		in, out := &in.LastRun, &out.LastRun
 		*out = new(RunStats)
