@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -12,10 +13,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	crmv1alpha1 "github.com/crmsync/crmsync/api/v1alpha1"
+	"github.com/crmsync/crmsync/internal/connections"
 	"github.com/crmsync/crmsync/internal/controller"
+	"github.com/crmsync/crmsync/internal/state"
 	"github.com/crmsync/crmsync/internal/version"
 )
 
@@ -27,6 +31,7 @@ type managerFlags struct {
 	leaderElect             bool
 	leaderElectionNamespace string
 	stateStore              string
+	sqliteDir               string
 	maxConcurrentSyncs      int
 	gracefulShutdown        time.Duration
 	zap                     zap.Options
@@ -53,6 +58,8 @@ func parseManagerFlags(args []string) (*managerFlags, error) {
 		"Where durable sync state (record links, fingerprints, retry queue) lives: sqlite:///path/to/file.db (single replica, "+
 			"put the file on a PersistentVolume), env:VAR (a postgres:// URL read from environment variable VAR) or file:/path "+
 			"(a postgres:// URL read from a file, e.g. a mounted Secret). A password is never accepted on the command line.")
+	fs.StringVar(&f.sqliteDir, "sqlite-dir", "/var/lib/crmsync/app",
+		"Directory of the application databases of SQLite SyncJob endpoints that name no Secret (one file per namespace).")
 	fs.IntVar(&f.maxConcurrentSyncs, "max-concurrent-syncs", 4,
 		"Size of the worker pool that runs SyncJobs. One job never runs twice at once; a slow CRM occupies one worker only.")
 	fs.DurationVar(&f.gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second,
@@ -108,7 +115,26 @@ func startManager(f *managerFlags) error {
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
-	if err := controller.SetupAll(mgr, controller.Options{}); err != nil {
+	ctx := ctrl.SetupSignalHandler()
+	store, err := state.OpenFromFlag(ctx, f.stateStore)
+	if err != nil {
+		return fmt.Errorf("open the state store (--state-store): %w", err)
+	}
+	defer store.Close()
+	if err := os.MkdirAll(f.sqliteDir, 0o700); err != nil {
+		return fmt.Errorf("create --sqlite-dir: %w", err)
+	}
+	err = controller.SetupAll(mgr, controller.Options{
+		StateStore:         store,
+		SQLiteDir:          f.sqliteDir,
+		MaxConcurrentSyncs: f.maxConcurrentSyncs,
+		SyncMetrics:        controller.NewSyncMetrics(metrics.Registry),
+		Connections: &connections.Registry{
+			Logger:  ctrl.Log.WithName("connections"),
+			Metrics: connections.NewMetrics(metrics.Registry),
+		},
+	})
+	if err != nil {
 		return fmt.Errorf("set up controllers: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -117,6 +143,6 @@ func startManager(f *managerFlags) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr.Start(ctx)
 }
 

@@ -77,6 +77,10 @@ const (
 	// ReasonReconcileFailed means the last reconcile failed with an error that may go away; the
 	// controller retries with backoff.
 	ReasonReconcileFailed = "ReconcileFailed"
+	// ReasonRecordsFailed means the last sync run completed but some records were rejected; they wait in
+	// the retry queue (status.failedRecords, status.recentErrors) and become dead letters after repeated
+	// failures. Fix the records or the mapping named in the errors.
+	ReasonRecordsFailed = "RecordsFailed"
 	// ReasonAPIVersionDeprecated means the CRM announced the retirement of the API version in use.
 	ReasonAPIVersionDeprecated = "APIVersionDeprecated"
 )

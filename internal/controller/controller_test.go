@@ -96,9 +96,13 @@ func kindsUnderTest() []kindUnderTest {
 			changeSpec: func(o client.Object) { o.(*crmv1.FieldMapping).Spec.RemoteObject = "contacts" },
 		},
 		{
-			kind:       "SyncJob",
-			settled:    notImplementedConditions("SyncJob", "syncing records"),
-			settledEvt: notImplementedEvent("SyncJob", "syncing records"),
+			kind: "SyncJob",
+			settled: func(namespace, name string, generation int64) []metav1.Condition {
+				return retryingConditions(crmv1.ReasonDependencyNotReady, missingConnectionMessage(namespace, name), generation)
+			},
+			settledEvt: func(namespace, name string) (string, string, string) {
+				return "Warning", crmv1.ReasonDependencyNotReady, missingConnectionMessage(namespace, name)
+			},
 			newObject: func(namespace, name string) client.Object {
 				return &crmv1.SyncJob{
 					ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
@@ -119,16 +123,15 @@ func kindsUnderTest() []kindUnderTest {
 	}
 }
 
-func notImplementedConditions(kind, work string) func(namespace, name string, generation int64) []metav1.Condition {
-	return func(namespace, name string, generation int64) []metav1.Condition {
-		return notReadyConditions(crmv1.ReasonNotImplemented,
-			fmt.Sprintf("%s %s/%s: %s is not implemented yet in this build", kind, namespace, name, work), generation)
-	}
+func missingConnectionMessage(namespace, name string) string {
+	return fmt.Sprintf("SyncJob %s/%s: source CRMConnection %s/hubspot not found: create it or fix spec.source.connectionRef", namespace, name, namespace)
 }
 
-func notImplementedEvent(kind, work string) func(namespace, name string) (string, string, string) {
-	return func(namespace, name string) (string, string, string) {
-		return "Warning", crmv1.ReasonNotImplemented, fmt.Sprintf("%s %s/%s: %s is not implemented yet in this build", kind, namespace, name, work)
+// retryingConditions are those of an object that is not ready while the controller keeps trying.
+func retryingConditions(reason, message string, generation int64) []metav1.Condition {
+	return []metav1.Condition{
+		{Type: crmv1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: message, ObservedGeneration: generation},
+		{Type: crmv1.ConditionReconciling, Status: metav1.ConditionTrue, Reason: crmv1.ReasonProgressing, Message: message, ObservedGeneration: generation},
 	}
 }
 

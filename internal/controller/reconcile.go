@@ -43,6 +43,8 @@ type scope[P client.Object] struct {
 	// removes them, because both are present only while true.
 	stalled     bool
 	rateLimited bool
+	// requested is true when the reconcile-request annotation asks for work not handled yet ("run now").
+	requested bool
 }
 
 // name identifies the object in condition messages and events, like "CRMConnection acme/hubspot".
@@ -99,6 +101,7 @@ func (l *loop[P]) reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Resul
 	defer func() { retErr = l.finishStatus(ctx, s, before, retErr) }()
 
 	if requested, ok := obj.GetAnnotations()[crmv1.ReconcileRequestAnnotation]; ok {
+		s.requested = requested != s.status.LastHandledReconcileAt
 		s.status.LastHandledReconcileAt = requested
 	}
 	if l.suspended(obj) {

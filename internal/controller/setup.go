@@ -23,6 +23,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/crmsync/crmsync/internal/connections"
+	"github.com/crmsync/crmsync/internal/state"
 )
 
 // Options tune every reconciler that SetupAll registers. The zero value is valid.
@@ -31,6 +32,14 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// Connections holds the live connection of every CRMConnection. Nil gets a registry with no metrics.
 	Connections *connections.Registry
+	// StateStore is the durable sync state; the SyncJob controller requires it.
+	StateStore state.Store
+	// SQLiteDir holds the application databases of SQLite endpoints that name no Secret.
+	SQLiteDir string
+	// MaxConcurrentSyncs is the size of the worker pool that runs SyncJobs; 0 means 4.
+	MaxConcurrentSyncs int
+	// SyncMetrics records sync runs; nil records nothing.
+	SyncMetrics *SyncMetrics
 }
 
 // SetupAll registers the CRMConnection, FieldMapping and SyncJob reconcilers with mgr. The manager's

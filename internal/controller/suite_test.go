@@ -36,6 +36,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	crmv1 "github.com/crmsync/crmsync/api/v1alpha1"
+	"github.com/crmsync/crmsync/internal/connections"
+	"github.com/crmsync/crmsync/internal/state"
 )
 
 // k8sClient talks to the envtest API server directly (no cache), so a test sees its own writes at once.
@@ -90,7 +92,21 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "create manager: %v\n", err)
 		return 1
 	}
-	if err := SetupAll(mgr, Options{MaxConcurrentReconciles: 2}); err != nil {
+	stateDir, err := os.MkdirTemp("", "crmsync-controller-test-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "create state dir: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(stateDir)
+	store, err := state.Open(context.Background(), "sqlite://"+filepath.Join(stateDir, "state.db"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "open state store: %v\n", err)
+		return 1
+	}
+	defer store.Close()
+	testStore = store
+	testConnections = &connections.Registry{}
+	if err := SetupAll(mgr, Options{MaxConcurrentReconciles: 2, StateStore: store, SQLiteDir: stateDir, Connections: testConnections}); err != nil {
 		fmt.Fprintf(os.Stderr, "set up controllers: %v\n", err)
 		return 1
 	}
@@ -106,6 +122,12 @@ func runSuite(m *testing.M) int {
 	}
 	return code
 }
+
+// testStore and testConnections are the state store and connection registry of the suite's manager.
+var (
+	testStore       state.Store
+	testConnections *connections.Registry
+)
 
 // newNamespace creates a namespace of its own for one test. envtest runs no namespace controller, so it is
 // never removed; unique names keep tests apart.
