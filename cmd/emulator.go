@@ -55,4 +55,3 @@ Flags:
 	}
 	return 0
 }
-

@@ -91,8 +91,12 @@ func (r *CRMConnectionReconciler) refreshToken(ctx context.Context, s *connScope
 		return phaseResult{}, r.authFailure(s, live, err)
 	}
 	st := &s.obj.Status
-	if last := live.Source.LastRefresh(); !last.IsZero() && !last.Equal(before) {
-		r.Connections.Metrics.TokenRefreshed(live.Key, "success")
+	// A sync may have refreshed the token since the last reconcile (Source.Token refreshes a due token), so
+	// the status follows the Source, not only this reconcile's refresh.
+	if last := live.Source.LastRefresh(); !last.IsZero() {
+		if !last.Equal(before) {
+			r.Connections.Metrics.TokenRefreshed(live.Key, "success")
+		}
 		st.LastTokenRefreshTime = metaTime(last)
 	}
 	expiry := live.Source.Expiry()

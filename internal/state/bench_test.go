@@ -125,3 +125,64 @@ func BenchmarkStateSizePerMillionLinks(b *testing.B) {
 		b.ReportMetric(float64(total)/elapsed.Seconds(), "links/s")
 	})
 }
+
+// lookupBenchLinks is the size of the job the lookup benchmarks query.
+const lookupBenchLinks = 1_000_000
+
+// fillLinks writes n realistic links to job in batches of 10,000.
+func fillLinks(b *testing.B, s Store, job string, n int) {
+	b.Helper()
+	ctx := context.Background()
+	for off := 0; off < n; off += 10_000 {
+		if err := s.UpsertLinks(ctx, job, realisticLinks(off, min(10_000, n-off))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLookupByDest measures one engine-sized lookup (500 ids, 1 in 11 unknown) in a job of 1,000,000
+// links, by destination id and, for comparison, by source id. Both must use an index: the time of a lookup
+// depends on the ids asked for, not on the size of the job. Filling takes a while; run it with
+// -bench LookupByDest -benchtime=200x.
+func BenchmarkLookupByDest(b *testing.B) {
+	run := func(b *testing.B, s Store) {
+		const job = "ns/lookup"
+		fillLinks(b, s, job, lookupBenchLinks)
+		// 64 sets of 500 ids, spread over the job, 1 in 11 past its end (unknown).
+		var bySource, byDest [64][]string
+		for i := range bySource {
+			for j := range benchBatch {
+				k := (i*7919 + j*104729) % (lookupBenchLinks + lookupBenchLinks/10)
+				l := realisticLinks(k, 1)[0]
+				bySource[i] = append(bySource[i], l.SourceID)
+				byDest[i] = append(byDest[i], l.DestID)
+			}
+		}
+		for _, by := range []string{"dest", "source"} {
+			b.Run("by-"+by, func(b *testing.B) {
+				ctx := context.Background()
+				found := 0
+				for i := 0; b.Loop(); i++ {
+					var (
+						got map[string]Link
+						err error
+					)
+					if by == "dest" {
+						got, err = s.LookupByDest(ctx, job, byDest[i%len(byDest)])
+					} else {
+						got, err = s.LookupBySource(ctx, job, bySource[i%len(bySource)])
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					found += len(got)
+				}
+				if found == 0 {
+					b.Fatal("no link found")
+				}
+			})
+		}
+	}
+	b.Run("sqlite", func(b *testing.B) { run(b, mustOpen(b, sqliteURL(b))) })
+	b.Run("postgres", func(b *testing.B) { run(b, mustOpen(b, pgtest.Start(b))) })
+}
