@@ -184,13 +184,3 @@ func shortest(a, b time.Duration) time.Duration {
 		return min(a, b)
 	}
 }
-
-// notImplemented is the phase that stands in for domain work a later build adds. It reports honestly
-// that the work is not done, never Ready=True, and does not requeue: nothing changes until a build that
-// can do the work is deployed.
-func notImplemented[P client.Object](work string) phase[P] {
-	return func(_ context.Context, s *scope[P]) (phaseResult, error) {
-		s.markNotReady(crmv1.ReasonNotImplemented, fmt.Sprintf("%s: %s is not implemented yet in this build", s.name(), work))
-		return phaseResult{stop: true}, nil
-	}
-}

@@ -145,8 +145,10 @@ func (l *loop[P]) finishStatus(ctx context.Context, s *scope[P], before P, recon
 	}
 	s.status.ObservedGeneration = s.obj.GetGeneration()
 
+	// Compare whole objects, not only the shared ReconcileStatus: a kind's own status fields (token times,
+	// budget, run results) change without any condition changing, and must be written too.
 	old := l.status(before)
-	if equality.Semantic.DeepEqual(old, s.status) {
+	if equality.Semantic.DeepEqual(before, s.obj) {
 		return reconcileErr
 	}
 	l.recordReadyTransition(s, meta.FindStatusCondition(old.Conditions, crmv1.ConditionReady))
