@@ -380,9 +380,8 @@ func TestPacingRealClockConcurrent(t *testing.T) {
 	if crm.rejected != 0 {
 		t.Errorf("the CRM answered 429 %d times", crm.rejected)
 	}
-	if ceiling := 1500 * time.Millisecond; elapsed > ceiling*11/10 {
-		t.Errorf("100 calls took %v, more than 110%% of the %v ceiling", elapsed, ceiling)
-	}
+	// The time is reported, not asserted: wall-clock bounds flake on a loaded machine. The pacing
+	// efficiency is measured by the simulated-clock test and the HubSpot 50k benchmark.
 	t.Logf("100 calls in %v (ceiling 1.5s)", elapsed)
 }
 
