@@ -197,6 +197,23 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
+// sqliteLookupSQL selects the links of n ids by column (source_id or dest_id).
+//
+// A lookup by destination id names its index. The store never runs ANALYZE, and without statistics SQLite
+// assumes that job_id = ? matches about ten rows, so it would read every link of the job through the
+// primary key and filter them rather than probe (job_id, dest_id) once per id: 0.4-0.9 s instead of about
+// 15 ms for 500 ids in a job of 1,000,000 links. By source id the primary key serves both terms and is
+// always chosen.
+// There is no ORDER BY: the caller keeps the most recent link of a destination id itself.
+func sqliteLookupSQL(column string, n int) string {
+	from := "crmsync_links"
+	if column == "dest_id" {
+		from += " INDEXED BY crmsync_links_dest"
+	}
+	return `SELECT source_id, dest_id, source_fp, dest_fp, updated_at FROM ` + from +
+		` WHERE job_id = ? AND ` + column + ` IN (` + placeholders(n) + `)`
+}
+
 func (s *sqliteStore) lookup(ctx context.Context, job, column string, ids []string) (map[string]Link, error) {
 	out := make(map[string]Link, len(ids))
 	id, ok, err := s.jobID(ctx, job, false)
@@ -204,23 +221,22 @@ func (s *sqliteStore) lookup(ctx context.Context, job, column string, ids []stri
 		return out, err
 	}
 	ids = uniqueStrings(ids)
+	args := make([]any, 0, min(len(ids), sqliteChunk)+1)
 	for start := 0; start < len(ids); start += sqliteChunk {
 		chunk := ids[start:min(start+sqliteChunk, len(ids))]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, id)
+		args = append(args[:0], id)
 		for _, v := range chunk {
 			args = append(args, v)
 		}
-		rows, err := s.r.QueryContext(ctx, `SELECT source_id, dest_id, source_fp, dest_fp, updated_at FROM crmsync_links
-			WHERE job_id = ? AND `+column+` IN (`+placeholders(len(chunk))+`) ORDER BY updated_at`, args...)
+		rows, err := s.r.QueryContext(ctx, sqliteLookupSQL(column, len(chunk)), args...)
 		if err != nil {
 			return nil, fmt.Errorf("state: look up links of job %s: %w", job, err)
 		}
 		err = scanSQLiteLinks(rows, func(l Link) {
-			if column == "dest_id" {
-				out[l.DestID] = l
-			} else {
+			if column == "source_id" {
 				out[l.SourceID] = l
+			} else if old, ok := out[l.DestID]; !ok || newerLink(l, old) {
+				out[l.DestID] = l
 			}
 		})
 		if err != nil {
@@ -350,12 +366,25 @@ func (s *sqliteStore) PutUnmatched(ctx context.Context, job string, side Side, k
 	return nil
 }
 
+// sqliteFindUnmatchedSQL selects the index entries of n match keys. It names its index for the reason
+// sqliteLookupSQL gives: without statistics SQLite would read the whole side of the job through the
+// primary key (job_id, side, record_id).
+func sqliteFindUnmatchedSQL(n int) string {
+	return `SELECT match_key, record_id, updated_at FROM crmsync_unmatched INDEXED BY crmsync_unmatched_key
+		WHERE job_id = ? AND side = ? AND match_key IN (` + placeholders(n) + `)`
+}
+
 func (s *sqliteStore) FindUnmatched(ctx context.Context, job string, side Side, keys []string) (map[string]string, error) {
 	out := map[string]string{}
 	id, ok, err := s.jobID(ctx, job, false)
 	if err != nil || !ok || len(keys) == 0 {
 		return out, err
 	}
+	type entry struct {
+		id string
+		at int64
+	}
+	best := map[string]entry{} // the most recently put id per key; the greatest id breaks a tie
 	keys = uniqueStrings(keys)
 	for start := 0; start < len(keys); start += sqliteChunk {
 		chunk := keys[start:min(start+sqliteChunk, len(keys))]
@@ -363,24 +392,29 @@ func (s *sqliteStore) FindUnmatched(ctx context.Context, job string, side Side, 
 		for _, k := range chunk {
 			args = append(args, k)
 		}
-		rows, err := s.r.QueryContext(ctx, `SELECT match_key, record_id FROM crmsync_unmatched
-			WHERE job_id = ? AND side = ? AND match_key IN (`+placeholders(len(chunk))+`) ORDER BY updated_at, record_id`, args...)
+		rows, err := s.r.QueryContext(ctx, sqliteFindUnmatchedSQL(len(chunk)), args...)
 		if err != nil {
 			return nil, fmt.Errorf("state: find unmatched records of job %s: %w", job, err)
 		}
 		for rows.Next() {
-			var k, rid string
-			if err := rows.Scan(&k, &rid); err != nil {
+			var k string
+			var e entry
+			if err := rows.Scan(&k, &e.id, &e.at); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("state: find unmatched records of job %s: %w", job, err)
 			}
-			out[k] = rid
+			if old, ok := best[k]; !ok || e.at > old.at || e.at == old.at && e.id > old.id {
+				best[k] = e
+			}
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
 			return nil, fmt.Errorf("state: find unmatched records of job %s: %w", job, err)
 		}
+	}
+	for k, e := range best {
+		out[k] = e.id
 	}
 	return out, nil
 }

@@ -284,6 +284,15 @@ func dedupeLinks(links []Link, now time.Time) []Link {
 	return out
 }
 
+// newerLink reports whether a was written after b; the greater source id breaks a tie. When several links
+// share a destination id, LookupByDest returns the newest by this order on both engines.
+func newerLink(a, b Link) bool {
+	if c := a.UpdatedAt.Compare(b.UpdatedAt); c != 0 {
+		return c > 0
+	}
+	return a.SourceID > b.SourceID
+}
+
 func validateLinks(links []Link) error {
 	for _, l := range links {
 		if l.SourceID == "" || l.DestID == "" {

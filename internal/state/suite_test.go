@@ -78,6 +78,7 @@ func runSuite(t *testing.T, newURL func(testing.TB) string) {
 	t.Run("links CRUD", func(t *testing.T) { testLinksCRUD(t, mustOpen(t, newURL(t))) })
 	t.Run("batched upserts", func(t *testing.T) { testBatchedUpserts(t, mustOpen(t, newURL(t))) })
 	t.Run("iterate pages", func(t *testing.T) { testIterate(t, mustOpen(t, newURL(t))) })
+	t.Run("shared destination id", func(t *testing.T) { testSharedDest(t, mustOpen(t, newURL(t))) })
 	t.Run("concurrent jobs", func(t *testing.T) { testConcurrentJobs(t, mustOpen(t, newURL(t))) })
 	t.Run("retry queue", func(t *testing.T) { testRetryQueue(t, mustOpen(t, newURL(t))) })
 	t.Run("run history", func(t *testing.T) { testRunHistory(t, mustOpen(t, newURL(t))) })
@@ -141,6 +142,31 @@ func testLinksCRUD(t *testing.T, s Store) {
 	}
 	if n, err := s.CountLinks(ctx, "other"); err != nil || n != 0 {
 		t.Errorf("CountLinks on unknown job = %d, %v", n, err)
+	}
+}
+
+// testSharedDest checks that LookupByDest returns the most recently written of several links to one
+// destination id, and the greatest source id when they were written at the same time.
+func testSharedDest(t *testing.T, s Store) {
+	ctx := context.Background()
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	in := []Link{
+		{SourceID: "b", DestID: "D", UpdatedAt: at.Add(time.Second)},
+		{SourceID: "a", DestID: "D", UpdatedAt: at},
+		{SourceID: "c", DestID: "D", UpdatedAt: at},
+		{SourceID: "x", DestID: "T", UpdatedAt: at},
+		{SourceID: "z", DestID: "T", UpdatedAt: at},
+		{SourceID: "y", DestID: "T", UpdatedAt: at},
+	}
+	if err := s.UpsertLinks(ctx, "j", in); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LookupByDest(ctx, "j", []string{"D", "T", "unknown"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["D"].SourceID != "b" || got["T"].SourceID != "z" {
+		t.Errorf("LookupByDest = %+v, want D from b (the newest) and T from z (the greatest source id of a tie)", got)
 	}
 }
 
@@ -644,12 +670,7 @@ func appliedMigrations(ctx context.Context, s Store) ([]int, error) {
 		}
 		return out, rows.Err()
 	case *pgStore:
-		c, err := st.pool.Acquire(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer st.pool.Release(c)
-		rows, err := c.Query(ctx, q)
+		rows, err := st.pool.Query(ctx, q)
 		if err != nil {
 			return nil, err
 		}

@@ -1,8 +1,7 @@
-// Package pgpool is a small, bounded pool of pgx connections shared by the PostgreSQL state store and the
-// SQL table endpoint.
+// Package pgpool is a small, bounded pool of pgx connections, used by the SQL table endpoint.
 //
-// It exists because pgxpool needs github.com/jackc/puddle/v2, which is not in go.mod; it can be replaced by
-// pgxpool without changing its callers' behaviour.
+// New code uses github.com/jackc/pgx/v5/pgxpool, as the PostgreSQL state store does. This package is kept
+// only until the SQL table endpoint (internal/connectors/sqltable) has moved to pgxpool; then delete it.
 package pgpool
 
 import (
