@@ -120,7 +120,7 @@ func startManager(f *managerFlags) error {
 	if err != nil {
 		return fmt.Errorf("open the state store (--state-store): %w", err)
 	}
-	defer store.Close()
+	defer func() { _ = store.Close() }()
 	if err := os.MkdirAll(f.sqliteDir, 0o700); err != nil {
 		return fmt.Errorf("create --sqlite-dir: %w", err)
 	}

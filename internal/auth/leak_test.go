@@ -58,7 +58,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 
 	// Refresh with rotation.
 	src := mustSource(t, spec, creds, store)
-	tok, err := src.Token(ctx)
+	_, err := src.Token(ctx)
 	note(err)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 	note(err)
 	store.setErrs(nil, nil)
 	clock.Advance(2 * time.Second)
-	tok, err = src.Token(ctx)
+	_, err = src.Token(ctx)
 	note(err)
 	// An outage.
 	ts.set(func(ts *tokenServer) {
@@ -81,7 +81,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 	note(err)
 	ts.set(func(ts *tokenServer) { ts.fail = nil })
 	clock.Advance(time.Minute)
-	tok, err = src.Token(ctx)
+	tok, err := src.Token(ctx)
 	note(err)
 	// The CRM rejects the access token; the next use refreshes.
 	clock.Advance(time.Minute)
@@ -128,9 +128,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 
 	secrets := []string{creds[KeyClientSecret], creds[KeyRefreshToken], staticCreds[KeyToken]}
 	ts.mu.Lock()
-	for _, rt := range ts.usedRTs {
-		secrets = append(secrets, rt)
-	}
+	secrets = append(secrets, ts.usedRTs...)
 	ts.mu.Unlock()
 	secrets = append(secrets, ts.issuedTokens()...)
 	secrets = append(secrets, saved.RefreshToken)

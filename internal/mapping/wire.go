@@ -610,9 +610,7 @@ func isMidnight(t time.Time) bool {
 }
 
 func looksLikeMillis(s string) bool {
-	if strings.HasPrefix(s, "-") {
-		s = s[1:]
-	}
+	s = strings.TrimPrefix(s, "-")
 	return s != "" && allDigits(s)
 }
 

@@ -166,7 +166,7 @@ func Open(ctx context.Context, url string) (Store, error) {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return openPostgres(ctx, url)
 	default:
-		return nil, fmt.Errorf("state: unsupported store %q: want sqlite:///path/to/state.db or postgres://...",
+		return nil, fmt.Errorf("state: unsupported store %q: want sqlite:///path/to/state.db, env:VAR or file:/path (a postgres:// URL)",
 			schemeOf(url))
 	}
 }

@@ -122,10 +122,6 @@ type position struct {
 	seq int64
 }
 
-func (p position) after(q position) bool {
-	return p.tx > q.tx || (p.tx == q.tx && p.seq > q.seq)
-}
-
 // logEntry is one change-log entry joined with the row's current values (nil when the row is gone).
 type logEntry struct {
 	pos       position

@@ -51,7 +51,9 @@ func Serve(ctx context.Context, addr string, opts Options, out io.Writer) error 
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
-		<-done
+		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("salesforce emulator: %w", err)
+		}
 		return nil
 	case err := <-done:
 		if errors.Is(err, http.ErrServerClosed) {

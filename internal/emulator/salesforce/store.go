@@ -438,23 +438,6 @@ func wire(f *Field, v any) any {
 	return v
 }
 
-// csvValue renders a stored value for a CSV file.
-func csvValue(f *Field, v any) string {
-	switch x := wire(f, v).(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case bool:
-		return strconv.FormatBool(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	default:
-		return fmt.Sprint(x)
-	}
-}
 
 // validate checks values (already coerced, canonical names) for a create (id == "") or an update of rec.
 // It returns the record's errors; none means it may be saved.

@@ -212,7 +212,7 @@ func (s *Server) waitReady(timeout time.Duration) error {
 		conn, err := pgx.Connect(ctx, s.DSN("postgres"))
 		if err == nil {
 			err = conn.Ping(ctx)
-			conn.Close(ctx)
+			_ = conn.Close(ctx)
 		}
 		cancel()
 		if err == nil {
@@ -292,7 +292,7 @@ func (s *Server) admin(ctx context.Context, sql string) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	_, err = conn.Exec(ctx, sql)
 	return err
 }
