@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"hash/fnv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -65,7 +65,7 @@ func (r *CRMConnectionReconciler) connect(ctx context.Context, s *connScope) (ph
 func (r *CRMConnectionReconciler) credentials(ctx context.Context, conn *crmv1.CRMConnection) (*corev1.Secret, error) {
 	ref := types.NamespacedName{Namespace: conn.Namespace, Name: conn.Spec.Auth.SecretRef.Name}
 	var secret corev1.Secret
-	if err := r.Client.Get(ctx, ref, &secret); err != nil {
+	if err := r.Client.Get(secretContext(ctx), ref, &secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			keys := auth.RequiredKeys(string(conn.Spec.Provider), string(conn.Spec.Auth.Type))
 			return nil, stall(crmv1.ReasonSecretNotFound, fmt.Errorf("Secret %s not found: create it with keys %v (see docs/credentials.md)", ref, keys))
@@ -106,13 +106,23 @@ func (r *CRMConnectionReconciler) refreshToken(ctx context.Context, s *connScope
 	}
 	st.TokenExpiresAt = metaTime(expiry)
 	r.Connections.Metrics.TokenExpiresIn(live.Key, expiry.Sub(r.Now()).Seconds())
-	wait := live.Source.NextRefresh(rand.Float64)
+	wait := live.Source.NextRefresh(tokenJitter(live.Key, live.Source.LastRefresh()))
 	if wait == auth.Never {
 		st.NextTokenRefreshTime = nil
 		return phaseResult{}, nil
 	}
 	st.NextTokenRefreshTime = metaTime(r.Now().Add(wait))
 	return phaseResult{requeueAfter: max(wait, time.Second)}, nil
+}
+
+// tokenJitter returns the refresh jitter of one token of one connection: spread over [0, 1) across
+// connections and tokens, but the same on every reconcile while the token lasts, so that
+// status.nextTokenRefreshTime does not move (and cause a status write) on each reconcile.
+func tokenJitter(key types.NamespacedName, issued time.Time) func() float64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%d", key, issued.UnixNano())
+	f := float64(h.Sum64()>>11) / (1 << 53)
+	return func() float64 { return f }
 }
 
 // authFailure turns a token or identity failure into conditions: a revoked grant stalls the connection
@@ -147,11 +157,17 @@ func (r *CRMConnectionReconciler) identify(ctx context.Context, s *connScope) (p
 			return phaseResult{stop: true}, nil
 		}
 		a, err := idf.Identity(ctx)
-		if err != nil {
+		switch prev := s.obj.Status.Account; {
+		case err == nil:
+			live.SetAccount(a, r.Now())
+			account = &a
+		case crmerr.Is(err, crmerr.RateLimited) && prev != nil:
+			// The API budget is spent, not the credentials: keep the account found before and verify it
+			// on a later reconcile. reportBudget sets RateLimited; the connection stays Ready.
+			account = &connectors.Account{ID: prev.ID, Name: prev.Name, InstanceURL: prev.InstanceURL}
+		default:
 			return phaseResult{}, r.identityFailure(s, live, err)
 		}
-		live.SetAccount(a, r.Now())
-		account = &a
 	}
 	s.obj.Status.Account = &crmv1.AccountStatus{ID: account.ID, Name: account.Name, InstanceURL: account.InstanceURL}
 	s.setCondition(crmv1.ConditionAuthenticated, metav1.ConditionTrue, crmv1.ReasonSucceeded,
@@ -178,6 +194,10 @@ func (r *CRMConnectionReconciler) checkAPIVersion(ctx context.Context, s *connSc
 	vs, at := live.VersionStatus()
 	if vs == nil || r.Now().Sub(at) > versionCheckInterval {
 		got, err := checker.CheckAPIVersion(ctx)
+		if crmerr.Is(err, crmerr.RateLimited) && s.obj.Status.APIVersion != "" {
+			// The API budget is spent: keep what the last check found and check again later.
+			return phaseResult{}, nil
+		}
 		if err != nil {
 			return phaseResult{}, err
 		}

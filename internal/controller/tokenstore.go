@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,7 +34,7 @@ func (s *secretTokenStore) key() client.ObjectKey {
 // Load reads the token Secret; a missing one means nothing is stored yet.
 func (s *secretTokenStore) Load(ctx context.Context) (*auth.StoredToken, error) {
 	var secret corev1.Secret
-	if err := s.reader.Get(ctx, s.key(), &secret); err != nil {
+	if err := s.reader.Get(secretContext(ctx), s.key(), &secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
@@ -46,7 +47,7 @@ func (s *secretTokenStore) Load(ctx context.Context) (*auth.StoredToken, error) 
 // rotated refresh token survives a restart before it is used.
 func (s *secretTokenStore) Save(ctx context.Context, t auth.StoredToken) error {
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.owner.Namespace, Name: s.key().Name}}
-	_, err := controllerutil.CreateOrUpdate(ctx, s.client, secret, func() error {
+	_, err := controllerutil.CreateOrUpdate(secretContext(ctx), s.client, secret, func() error {
 		if secret.Labels == nil {
 			secret.Labels = map[string]string{}
 		}
@@ -60,4 +61,11 @@ func (s *secretTokenStore) Save(ctx context.Context, t auth.StoredToken) error {
 		return fmt.Errorf("write token Secret %s: %w", s.key(), err)
 	}
 	return nil
+}
+
+// secretContext returns ctx for API calls that carry Secret data. client-go logs every request and
+// response body through the context's logger at verbosity 8 and above, and a Secret's body holds
+// credentials and tokens, so these calls get a logger that logs nothing.
+func secretContext(ctx context.Context) context.Context {
+	return logr.NewContext(ctx, logr.Discard())
 }
