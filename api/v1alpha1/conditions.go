@@ -77,6 +77,10 @@ const (
 	// ReasonReconcileFailed means the last reconcile failed with an error that may go away; the
 	// controller retries with backoff.
 	ReasonReconcileFailed = "ReconcileFailed"
+	// ReasonTokenRefreshFailing means the token endpoint fails for now (an outage, a timeout) while the
+	// current token is still valid: the connection keeps working and the refresh is retried with backoff.
+	// It becomes a problem only if the outage outlasts the token.
+	ReasonTokenRefreshFailing = "TokenRefreshFailing"
 	// ReasonRecordsFailed means the last sync run completed but some records were rejected; they wait in
 	// the retry queue (status.failedRecords, status.recentErrors) and become dead letters after repeated
 	// failures. Fix the records or the mapping named in the errors.

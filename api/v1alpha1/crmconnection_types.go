@@ -349,16 +349,17 @@ type RateLimitStatus struct {
 	// Used is how many requests were made in the current window, by crmsync and, where the CRM reports
 	// org-wide usage, by everything else too.
 	// +optional
-	Used int64 `json:"used,omitempty"`
+	Used int64 `json:"used"`
 
-	// Limit is the window's request limit after the reserve is taken off.
+	// Limit is the daily window's request limit, as configured or as the CRM reports it (the reserve is not taken off).
 	// +optional
-	Limit int64 `json:"limit,omitempty"`
+	Limit int64 `json:"limit"`
 
-	// Remaining is Limit minus Used, never below zero. When it reaches zero SyncJobs pause with the
-	// RateLimited condition until ResetsAt.
+	// Remaining is how many requests crmsync may still spend in the window, after the reserve kept for
+	// other integrations; never below zero. When it reaches zero SyncJobs pause with the RateLimited
+	// condition until ResetsAt.
 	// +optional
-	Remaining int64 `json:"remaining,omitempty"`
+	Remaining int64 `json:"remaining"`
 
 	// ResetsAt is when the current window ends and the budget is refilled.
 	// +optional

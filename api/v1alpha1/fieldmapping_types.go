@@ -160,7 +160,7 @@ type FieldMappingStatus struct {
 
 	// ResolvedFields is how many fields the mapping resolved to, built-in defaults included.
 	// +optional
-	ResolvedFields int32 `json:"resolvedFields,omitempty"`
+	ResolvedFields int32 `json:"resolvedFields"`
 }
 
 // +kubebuilder:object:root=true

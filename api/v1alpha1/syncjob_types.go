@@ -327,7 +327,7 @@ type SyncJobStatus struct {
 
 	// FailedRecords is how many records currently fail and wait in the retry queue.
 	// +optional
-	FailedRecords int64 `json:"failedRecords,omitempty"`
+	FailedRecords int64 `json:"failedRecords"`
 
 	// RecentErrors are the latest distinct errors, newest first, at most 10.
 	// +optional

@@ -88,6 +88,12 @@ func (r *CRMConnectionReconciler) refreshToken(ctx context.Context, s *connScope
 	live, _ := r.Connections.Get(connKey(s.obj))
 	before := live.Source.LastRefresh()
 	if err := live.Source.Refresh(ctx); err != nil {
+		if r.tokenStillValid(live, err) {
+			// The current token keeps working: the connection stays Ready, identify reports the failing
+			// refresh, and the Source's own backoff paces the retries.
+			r.Connections.Metrics.TokenRefreshed(live.Key, "error")
+			return phaseResult{requeueAfter: refreshRetryAfter(live.Source.Expiry().Sub(r.Now()))}, nil
+		}
 		return phaseResult{}, r.authFailure(s, live, err)
 	}
 	st := &s.obj.Status
@@ -123,6 +129,18 @@ func tokenJitter(key types.NamespacedName, issued time.Time) func() float64 {
 	fmt.Fprintf(h, "%s\x00%d", key, issued.UnixNano())
 	f := float64(h.Sum64()>>11) / (1 << 53)
 	return func() float64 { return f }
+}
+
+// tokenStillValid reports whether a failed refresh leaves a usable token: the failure is not a revoked
+// grant and the current token has time left.
+func (r *CRMConnectionReconciler) tokenStillValid(live *connections.Live, err error) bool {
+	return !auth.IsReauthorizationRequired(err) && live.Source.Expiry().Sub(r.Now()) > auth.ExpirySafety
+}
+
+// refreshRetryAfter is when a failed refresh is tried again while the token is still valid: a tenth of the
+// time left, between 1 s and 30 s.
+func refreshRetryAfter(left time.Duration) time.Duration {
+	return min(max(left/10, time.Second), 30*time.Second)
 }
 
 // authFailure turns a token or identity failure into conditions: a revoked grant stalls the connection
@@ -170,6 +188,12 @@ func (r *CRMConnectionReconciler) identify(ctx context.Context, s *connScope) (p
 		}
 	}
 	s.obj.Status.Account = &crmv1.AccountStatus{ID: account.ID, Name: account.Name, InstanceURL: account.InstanceURL}
+	if err := live.Source.Err(); err != nil {
+		s.setCondition(crmv1.ConditionAuthenticated, metav1.ConditionTrue, crmv1.ReasonTokenRefreshFailing,
+			fmt.Sprintf("authenticated to %s account %s, but refreshing the token fails (%v); the current token is valid until %s and the refresh is retried",
+				live.Provider, displayName(account), err, live.Source.Expiry().UTC().Format(time.RFC3339)))
+		return phaseResult{}, nil
+	}
 	s.setCondition(crmv1.ConditionAuthenticated, metav1.ConditionTrue, crmv1.ReasonSucceeded,
 		fmt.Sprintf("authenticated to %s account %s", live.Provider, displayName(account)))
 	return phaseResult{}, nil

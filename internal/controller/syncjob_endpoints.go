@@ -76,11 +76,29 @@ func (r *SyncJobReconciler) resolveCRM(ctx context.Context, job *crmv1.SyncJob, 
 	}
 	e := &endpoint{role: role, connector: live.Connector, object: m.RemoteObject(), mapping: m, connection: live}
 	if live.Connector.Capabilities().UpsertByExternalID {
-		if f, ok := m.Field(matchField(job)); ok {
-			e.upsertKey = f.RemoteName
+		if e.upsertKey, err = upsertKey(ctx, live.Connector, m, matchField(job)); err != nil {
+			return nil, fmt.Errorf("describe %s %s: %w", role, m.RemoteObject(), err)
 		}
 	}
 	return e, nil
+}
+
+// upsertKey returns the remote field that creates on a CRM upsert by: the match field, when the CRM says
+// that its value identifies a record (a unique HubSpot property, a Salesforce external id), else none.
+// Upserting by any other field, such as a deal's name, would fail every create.
+func upsertKey(ctx context.Context, conn connectors.Connector, m *mapping.Mapping, field string) (string, error) {
+	f, ok := m.Field(field)
+	if !ok {
+		return "", nil
+	}
+	meta, err := conn.Describe(ctx, m.RemoteObject())
+	if err != nil {
+		return "", err
+	}
+	if fm, ok := meta.Field(f.RemoteName); ok && fm.UpsertKey {
+		return f.RemoteName, nil
+	}
+	return "", nil
 }
 
 // fieldMapping reads and compiles a FieldMapping of the job's namespace, checking that it fits the job.
@@ -135,7 +153,7 @@ func (r *SyncJobReconciler) sqlDSN(ctx context.Context, job *crmv1.SyncJob, spec
 	}
 	key := types.NamespacedName{Namespace: job.Namespace, Name: spec.SecretRef.Name}
 	var secret corev1.Secret
-	if err := r.Client.Get(ctx, key, &secret); err != nil {
+	if err := r.Client.Get(secretContext(ctx), key, &secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			return "", "", stall(crmv1.ReasonSecretNotFound, fmt.Errorf("%s Secret %s not found: create it with key %q holding the database DSN", role, key, secretKey(spec)))
 		}

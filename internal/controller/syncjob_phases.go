@@ -346,9 +346,16 @@ func (p *progressReporter) report(pr syncengine.Progress) {
 	_ = p.r.Client.Status().Patch(p.ctx, p.job, client.MergeFrom(before))
 }
 
+// stop ends the reports and removes the progress they wrote: the reconcile's own status patch is computed
+// against the job as it was before the run, so it would not remove it.
 func (p *progressReporter) stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done = true
+	if p.job.Status.Progress == nil {
+		return
+	}
+	before := p.job.DeepCopy()
+	p.job.Status.Progress = nil
+	_ = p.r.Client.Status().Patch(p.ctx, p.job, client.MergeFrom(before))
 }
-
