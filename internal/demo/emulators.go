@@ -69,11 +69,6 @@ func startHubSpot() (*hubspotemu.Server, *emulator, error) {
 			{Object: "deals", Name: "salesforce_opportunity_id", Label: "Salesforce opportunity ID", Type: hubspotemu.TypeString, Unique: true},
 			{Object: "deals", Name: "sales_region", Label: "Sales region", Type: hubspotemu.TypeEnumeration, FieldType: "select",
 				Options: []hubspotemu.Option{{Label: "EMEA", Value: "emea"}, {Label: "Americas", Value: "americas"}, {Label: "APAC", Value: "apac"}}},
-			// Standard HubSpot properties that crmsync's default mapping uses and the emulator does not define.
-			{Object: "contacts", Name: "associatedcompanyid", Label: "Primary Associated Company ID", Type: hubspotemu.TypeNumber},
-			{Object: "deals", Name: "deal_currency_code", Label: "Currency", Type: hubspotemu.TypeEnumeration, FieldType: "select",
-				Options: []hubspotemu.Option{{Label: "US Dollar", Value: "USD"}, {Label: "Euro", Value: "EUR"}, {Label: "British Pound", Value: "GBP"}}},
-			{Object: "deals", Name: "hs_deal_stage_probability", Label: "Deal probability", Type: hubspotemu.TypeNumber, ReadOnly: true},
 		},
 	})
 	return hub, serveEmulator(hub, ln), nil

@@ -240,6 +240,7 @@ func buildObjects(o *Options) map[string]*objectDef {
 	contacts.add(str("zip", "Postal Code", "contactinformation"))
 	contacts.add(str("country", "Country/Region", "contactinformation"))
 	contacts.add(&property{Name: "lifecyclestage", Label: "Lifecycle Stage", Type: TypeEnumeration, FieldType: "radio", Group: "contactinformation", Options: lifecycleStages, HubSpot: true})
+	contacts.add(&property{Name: "associatedcompanyid", Label: "Primary Associated Company ID", Type: TypeNumber, Group: "contactinformation", HubSpot: true})
 	contacts.add(&property{Name: "hs_lead_status", Label: "Lead Status", Type: TypeEnumeration, FieldType: "radio", Group: "sales_properties", Options: leadStatuses, HubSpot: true})
 
 	companies := &objectDef{Name: "companies", Singular: "COMPANY", ModProp: "hs_lastmodifieddate", Props: map[string]*property{},
@@ -269,6 +270,10 @@ func buildObjects(o *Options) map[string]*objectDef {
 	deals.add(&property{Name: "dealstage", Label: "Deal Stage", Type: TypeEnumeration, FieldType: "radio", Group: "dealinformation", Options: dealStages, HubSpot: true})
 	deals.add(&property{Name: "pipeline", Label: "Pipeline", Type: TypeEnumeration, FieldType: "select", Group: "dealinformation", Options: opts("default", "Sales Pipeline"), HubSpot: true})
 	deals.add(&property{Name: "closedate", Label: "Close Date", Type: TypeDateTime, Group: "dealinformation", HubSpot: true})
+	deals.add(&property{Name: "deal_currency_code", Label: "Currency", Type: TypeEnumeration, FieldType: "select", Group: "dealinformation",
+		Options: opts("USD", "US Dollar", "EUR", "Euro", "GBP", "British Pound", "CAD", "Canadian Dollar", "AUD", "Australian Dollar", "JPY", "Japanese Yen"), HubSpot: true})
+	// HubSpot derives the probability from the deal stage; it cannot be written.
+	deals.add(readOnly(&property{Name: "hs_deal_stage_probability", Label: "Deal Stage Probability", Type: TypeNumber, Group: "dealinformation", HubSpot: true}))
 	deals.add(&property{Name: "dealtype", Label: "Deal Type", Type: TypeEnumeration, FieldType: "radio", Group: "dealinformation",
 		Options: opts("newbusiness", "New Business", "existingbusiness", "Existing Business"), HubSpot: true})
 	deals.add(&property{Name: "description", Label: "Deal Description", Type: TypeString, FieldType: "textarea", Group: "dealinformation", HubSpot: true})
