@@ -239,9 +239,13 @@ func (r *SyncJobReconciler) recordRun(ctx context.Context, s *jobScope, res sync
 	st.Totals = addCounters(st.Totals, counters)
 	st.LastSyncTime = metaTime(finished)
 	st.Progress = nil
-	st.RecentErrors = recentErrors(res.Errors)
 	if pending, dead, err := r.Store.CountRetries(ctx, jobKey(s.obj)); err == nil {
 		st.FailedRecords = pending + dead
+	}
+	// A run that retried nothing new keeps the errors of the records that still fail, so that status
+	// always says why failedRecords is not zero.
+	if errs := recentErrors(res.Errors); len(errs) > 0 || st.FailedRecords == 0 {
+		st.RecentErrors = errs
 	}
 	r.Metrics.observeRun(s.obj, res, runErr, finished.Sub(res.Started))
 	if res.Counters.Conflicts > 0 {
