@@ -127,6 +127,10 @@ type FieldMeta struct {
 	Required bool     // must be present on create
 	ReadOnly bool     // cannot be written
 	Custom   bool
+	// UpsertKey marks a field whose value identifies one record, which UpsertOptions.ExternalIDField may
+	// therefore name: a HubSpot property with unique values (and the email of contacts), a Salesforce
+	// external id field.
+	UpsertKey bool
 }
 
 // ObjectMeta is the live metadata of one remote object.

@@ -24,6 +24,8 @@ type op struct {
 	blame *change
 	// ok runs when the write succeeded.
 	ok func(connectors.Result)
+	// done is set once the write has an outcome of its own: written, or failed for this record.
+	done bool
 }
 
 func (o *op) kind() string {
@@ -79,6 +81,15 @@ func (r *run) apply(pl *plan) error {
 			break
 		}
 	}
+	if stop != nil {
+		// The writes left undone are repeated by the next run, which reads their changes again (no cursor
+		// passes them); meanwhile their records' retry entries, if any, must stay.
+		for _, o := range pl.ops {
+			if !o.done {
+				o.pair.failed = true
+			}
+		}
+	}
 	return errors.Join(stop, r.commit(pl))
 }
 
@@ -114,6 +125,10 @@ func (r *run) write(pl *plan, ops []*op) error {
 		results, err := r.call(chunk)
 		for i, o := range chunk {
 			switch {
+			case i < len(results) && err != nil && errors.Is(results[i].Err, err):
+				// Not written because the call failed as a whole (an outage, a cancelled run): that is not
+				// the record's failure, so it is not queued for retry; the run stops and the record's
+				// write is repeated with the rest.
 			case i < len(results):
 				r.outcome(pl, o, results[i])
 			case err == nil:
@@ -155,6 +170,7 @@ func (r *run) call(chunk []*op) ([]connectors.Result, error) {
 
 // outcome records one record's result: success updates the pair, failure queues the blamed record.
 func (r *run) outcome(pl *plan, o *op, res connectors.Result) {
+	o.done = true
 	if res.Err != nil {
 		o.pair.failed = true
 		pl.retries = append(pl.retries, r.fail(o.blame.side, o.blame.id, res.Err))

@@ -26,6 +26,7 @@ type propertyBody struct {
 		Hidden bool   `json:"hidden"`
 	} `json:"options"`
 	HubspotDefined       bool `json:"hubspotDefined"`
+	HasUniqueValue       bool `json:"hasUniqueValue"`
 	ModificationMetadata struct {
 		ReadOnlyValue bool `json:"readOnlyValue"`
 	} `json:"modificationMetadata"`
@@ -71,6 +72,8 @@ func (c *Connector) Describe(ctx context.Context, object string) (connectors.Obj
 			Required: slices.Contains(required, p.Name),
 			ReadOnly: p.ModificationMetadata.ReadOnlyValue || p.Calculated,
 			Custom:   !p.HubspotDefined,
+			// batch/upsert takes a property with unique values as idProperty, and the email of contacts.
+			UpsertKey: p.HasUniqueValue || (isContacts(object) && p.Name == "email"),
 		}
 		for _, o := range p.Options {
 			f.Options = append(f.Options, o.Value)

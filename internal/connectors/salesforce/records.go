@@ -30,6 +30,7 @@ type describeField struct {
 	Nillable          bool   `json:"nillable"`
 	DefaultedOnCreate bool   `json:"defaultedOnCreate"`
 	Custom            bool   `json:"custom"`
+	ExternalID        bool   `json:"externalId"`
 	PicklistValues    []struct {
 		Value  string `json:"value"`
 		Active bool   `json:"active"`
@@ -63,7 +64,7 @@ func (c *Connector) Describe(ctx context.Context, object string) (connectors.Obj
 	}
 	m = connectors.ObjectMeta{Name: d.Name}
 	for _, f := range *d.Fields {
-		fm := connectors.FieldMeta{Name: f.Name, Label: f.Label, Type: f.Type, Custom: f.Custom,
+		fm := connectors.FieldMeta{Name: f.Name, Label: f.Label, Type: f.Type, Custom: f.Custom, UpsertKey: f.ExternalID,
 			ReadOnly: !f.Createable && !f.Updateable,
 			Required: f.Createable && !f.Nillable && !f.DefaultedOnCreate}
 		for _, p := range f.PicklistValues {
