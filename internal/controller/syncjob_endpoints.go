@@ -173,8 +173,8 @@ func secretKey(spec *crmv1.SQLEndpoint) string {
 	return spec.SecretRef.Key
 }
 
-// sqlFieldSpecs declares the table's fields: every writable canonical field of the object, the match field
-// unique so that creates can upsert by it.
+// sqlFieldSpecs declares the table's fields: every writable canonical field of the object. The match column
+// is not made unique, so creates on an SQL endpoint do not upsert (see docs/sync.md, duplicates).
 func sqlFieldSpecs(job *crmv1.SyncJob, m *mapping.Mapping) []sqltable.FieldSpec {
 	var out []sqltable.FieldSpec
 	for _, f := range m.Fields() {
