@@ -258,11 +258,9 @@ func (e *env) SetModifiedAt(t *testing.T, ids []string, at time.Time) {
 	var err error
 	switch b := e.conn.b.(type) {
 	case *pgBackend:
-		err = b.pool.With(ctx, func(c *pgx.Conn) error {
-			return b.originTx(ctx, c, func(tx pgx.Tx) error {
-				_, err := tx.Exec(ctx, `UPDATE `+b.table+` SET updated_at = $1 WHERE id = ANY($2)`, at, ids)
-				return err
-			})
+		err = b.originTx(ctx, b.pool, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE `+b.table+` SET updated_at = $1 WHERE id = ANY($2)`, at, ids)
+			return err
 		})
 	case *sqliteBackend:
 		err = b.originTx(ctx, func(tx *sql.Tx) error {

@@ -14,9 +14,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmsync/crmsync/internal/crmerr"
-	"github.com/crmsync/crmsync/internal/state/pgpool"
 )
 
 const pgPoolSize = 4
@@ -25,16 +25,17 @@ const pgPoolSize = 4
 const installLockKey = 0x63726d73796e6301
 
 type pgBackend struct {
-	pool  *pgpool.Pool
+	pool  *pgxpool.Pool
 	m     *model
 	table string // quoted, possibly schema-qualified
 }
 
 func openPostgres(ctx context.Context, cfg Config, m *model) (*pgBackend, error) {
-	pc, err := pgx.ParseConfig(cfg.DSN)
+	pcfg, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
 		return nil, err
 	}
+	pc := pcfg.ConnConfig
 	if pc.RuntimeParams == nil {
 		pc.RuntimeParams = map[string]string{}
 	}
@@ -42,8 +43,15 @@ func openPostgres(ctx context.Context, cfg Config, m *model) (*pgBackend, error)
 	if pc.RuntimeParams["application_name"] == "" {
 		pc.RuntimeParams["application_name"] = "crmsync"
 	}
-	pool, err := pgpool.NewWithConfig(ctx, pc, pgPoolSize)
+	pcfg.MaxConns = pgPoolSize
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
+		return nil, err
+	}
+	// pgxpool dials lazily: dial one connection now (and keep it idle), so that a bad address or bad
+	// credentials are reported as a connection error rather than as a failure of the first query.
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
 		return nil, err
 	}
 	return &pgBackend{pool: pool, m: m, table: quoteQualified(cfg.Table)}, nil
@@ -85,7 +93,7 @@ func pgKind(typname string) kind {
 
 func (b *pgBackend) inspect(ctx context.Context, _ *model) (map[string]column, bool, error) {
 	cols := map[string]column{}
-	err := b.pool.With(ctx, func(c *pgx.Conn) error {
+	err := b.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 		rows, err := c.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, a.attnotnull,
 				a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
 			FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
@@ -128,7 +136,7 @@ func (b *pgBackend) create(ctx context.Context, m *model) error {
 		}
 		defs = append(defs, d)
 	}
-	return b.pool.With(ctx, func(c *pgx.Conn) error {
+	return b.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 		_, err := c.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+b.table+" (\n\t"+strings.Join(defs, ",\n\t")+"\n)")
 		return err
 	})
@@ -171,7 +179,7 @@ BEGIN
 END
 $crmsync$`, touch, originSetting, originValue, upd, upd, upd)
 
-	return b.pool.Tx(ctx, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(installLockKey)); err != nil {
 			return err
 		}
@@ -223,7 +231,7 @@ $crmsync$`, touch, originSetting, originValue, upd, upd, upd)
 // head is where a snapshot starts: every transaction still running may commit changes after it.
 func (b *pgBackend) head(ctx context.Context) (position, error) {
 	var xmin string
-	err := b.pool.With(ctx, func(c *pgx.Conn) error {
+	err := b.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 		return c.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`).Scan(&xmin)
 	})
 	if err != nil {
@@ -289,7 +297,7 @@ func (b *pgBackend) readLog(ctx context.Context, after position, limit int) ([]l
 		ORDER BY c.txid, c.seq LIMIT $4`,
 		b.selectRow("t"), changelogTable, b.table, qi(b.m.id.name), b.idType())
 	var out []logEntry
-	err := b.pool.With(ctx, func(c *pgx.Conn) error {
+	err := b.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 		rows, err := c.Query(ctx, q, b.m.key, strconv.FormatUint(after.tx, 10), after.seq, limit)
 		if err != nil {
 			return err
@@ -316,7 +324,7 @@ func (b *pgBackend) readLog(ctx context.Context, after position, limit int) ([]l
 
 func (b *pgBackend) queryRows(ctx context.Context, q string, args ...any) ([]dbRow, error) {
 	var out []dbRow
-	err := b.pool.With(ctx, func(c *pgx.Conn) error {
+	err := b.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 		rows, err := c.Query(ctx, q, args...)
 		if err != nil {
 			return err
@@ -358,7 +366,7 @@ func (b *pgBackend) listIDs(ctx context.Context, afterID *string, limit int) ([]
 		args = append(args, *afterID)
 	}
 	var out []string
-	err := b.pool.With(ctx, func(c *pgx.Conn) error {
+	err := b.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 		rows, err := c.Query(ctx, q, args...)
 		if err != nil {
 			return err
@@ -369,9 +377,16 @@ func (b *pgBackend) listIDs(ctx context.Context, afterID *string, limit int) ([]
 	return out, err
 }
 
-// originTx runs fn in a transaction tagged as crmsync's own, so that the capture trigger skips its rows.
-func (b *pgBackend) originTx(ctx context.Context, c *pgx.Conn, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+// beginner is what a transaction can be started on: the pool, or one connection acquired from it.
+type beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// originTx runs fn in a transaction tagged as crmsync's own, so that the capture trigger skips its rows. The
+// tag is set with set_config(..., true) (SET LOCAL) inside that same transaction, so it applies to exactly
+// the writes fn makes and ends with the transaction.
+func (b *pgBackend) originTx(ctx context.Context, db beginner, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT set_config($1, $2, true)`, originSetting, originValue); err != nil {
 			return err
 		}
@@ -435,7 +450,7 @@ func (b *pgBackend) statement(w *write) (string, []any) {
 // constraint, a bad value), that transaction is rolled back and the writes are replayed one by one, each
 // behind a savepoint, so that only the bad records fail.
 func (b *pgBackend) upsert(ctx context.Context, writes []*write) error {
-	return b.pool.With(ctx, func(c *pgx.Conn) error {
+	return b.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 		results := make([]writeOutcome, len(writes))
 		var recordErr bool
 		err := b.originTx(ctx, c, func(tx pgx.Tx) error {
@@ -511,11 +526,9 @@ func scanWrite(row pgx.Row, r *writeOutcome) error {
 
 func (b *pgBackend) delete(ctx context.Context, ids []string) error {
 	q := fmt.Sprintf(`DELETE FROM %s WHERE %s = ANY($1::text[]::%s[])`, b.table, qi(b.m.id.name), b.idType())
-	return b.pool.With(ctx, func(c *pgx.Conn) error {
-		return b.originTx(ctx, c, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, q, ids)
-			return err
-		})
+	return b.originTx(ctx, b.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, q, ids)
+		return err
 	})
 }
 
@@ -523,16 +536,14 @@ func (b *pgBackend) archive(ctx context.Context, ids []string) error {
 	del, upd := qi(b.m.deletedAt.name), qi(b.m.updatedAt.name)
 	q := fmt.Sprintf(`UPDATE %s SET %s = now(), %s = now() WHERE %s = ANY($1::text[]::%s[]) AND %s IS NULL`,
 		b.table, del, upd, qi(b.m.id.name), b.idType(), del)
-	return b.pool.With(ctx, func(c *pgx.Conn) error {
-		return b.originTx(ctx, c, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, q, ids)
-			return err
-		})
+	return b.originTx(ctx, b.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, q, ids)
+		return err
 	})
 }
 
 func (b *pgBackend) ack(ctx context.Context, consumer string, pos position) error {
-	return b.pool.With(ctx, func(c *pgx.Conn) error {
+	return b.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 		_, err := c.Exec(ctx, `INSERT INTO `+consumersTable+` (table_name, consumer, txid, seq, updated_at)
 			VALUES ($1, $2, $3::text::xid8, $4, now())
 			ON CONFLICT (table_name, consumer) DO UPDATE SET txid = excluded.txid, seq = excluded.seq, updated_at = now()`,
@@ -542,7 +553,7 @@ func (b *pgBackend) ack(ctx context.Context, consumer string, pos position) erro
 }
 
 func (b *pgBackend) removeConsumer(ctx context.Context, consumer string) error {
-	return b.pool.With(ctx, func(c *pgx.Conn) error {
+	return b.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 		_, err := c.Exec(ctx, `DELETE FROM `+consumersTable+` WHERE table_name = $1 AND consumer = $2`, b.m.key, consumer)
 		return err
 	})
@@ -550,7 +561,7 @@ func (b *pgBackend) removeConsumer(ctx context.Context, consumer string) error {
 
 func (b *pgBackend) prune(ctx context.Context) (int64, error) {
 	var n int64
-	err := b.pool.With(ctx, func(c *pgx.Conn) error {
+	err := b.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 		tag, err := c.Exec(ctx, `DELETE FROM `+changelogTable+` c
 			USING (SELECT txid, seq FROM `+consumersTable+` WHERE table_name = $1 ORDER BY txid, seq LIMIT 1) m
 			WHERE c.table_name = $1 AND (c.txid, c.seq) <= (m.txid, m.seq)`, b.m.key)
