@@ -129,9 +129,16 @@ func (r *SyncJobReconciler) resolveSQL(ctx context.Context, job *crmv1.SyncJob, 
 	if err != nil {
 		return nil, err
 	}
-	m, err := mapping.ForSQL(connectors.Object(job.Spec.Object), spec.Table)
+	extra, err := r.sqlExtraFields(ctx, job, role)
+	if err != nil {
+		return nil, err
+	}
+	m, err := mapping.ForSQL(connectors.Object(job.Spec.Object), spec.Table, extra)
 	if err != nil {
 		return nil, stall(crmv1.ReasonInvalidConfiguration, err)
+	}
+	for _, f := range extra {
+		version += "/" + f.Name + ":" + f.Type // a new custom field reopens (and validates) the table
 	}
 	cfg := sqltable.Config{
 		Driver: string(spec.Driver), DSN: dsn, Table: spec.Table, Object: connectors.Object(job.Spec.Object),
@@ -140,9 +147,37 @@ func (r *SyncJobReconciler) resolveSQL(ctx context.Context, job *crmv1.SyncJob, 
 	}
 	conn, err := r.sqlEndpoints.get(ctx, jobKey(job)+"/"+role, version, cfg)
 	if err != nil {
+		if strings.Contains(err.Error(), "has no column") {
+			err = fmt.Errorf("%w (or map the field to an existing column with spec.%s.sql.columns)", err, role)
+		}
 		return nil, stall(crmv1.ReasonInvalidConfiguration, fmt.Errorf("%s SQL table %s: %w", role, spec.Table, err))
 	}
 	return &endpoint{role: role, connector: conn, object: spec.Table, mapping: m, upsertKey: ""}, nil
+}
+
+// sqlExtraFields returns the custom fields of the CRM endpoint at the other end of job, which the SQL table
+// of role holds too, in columns named after them (unless spec.sql.columns maps them).
+func (r *SyncJobReconciler) sqlExtraFields(ctx context.Context, job *crmv1.SyncJob, role string) ([]mapping.FieldSpec, error) {
+	other, otherRole := job.Spec.Destination, "destination"
+	if role == "destination" {
+		other, otherRole = job.Spec.Source, "source"
+	}
+	if other.SQL != nil || other.FieldMappingRef == nil {
+		return nil, nil
+	}
+	key := types.NamespacedName{Namespace: job.Namespace, Name: other.FieldMappingRef.Name}
+	var fm crmv1.FieldMapping
+	if err := r.Client.Get(ctx, key, &fm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, notReady("%s FieldMapping %s not found: create it or fix spec.%s.fieldMappingRef", otherRole, key, otherRole)
+		}
+		return nil, err
+	}
+	m, err := r.fieldMapping(ctx, job, key.Name, otherRole, fm.Spec.Provider)
+	if err != nil {
+		return nil, err
+	}
+	return m.CustomFields(), nil
 }
 
 // sqlDSN returns the DSN and a version string that changes when the Secret or the spec changes.
@@ -173,7 +208,9 @@ func secretKey(spec *crmv1.SQLEndpoint) string {
 	return spec.SecretRef.Key
 }
 
-// sqlFieldSpecs declares the table's fields: every writable canonical field of the object. The match column
+// sqlFieldSpecs declares the table's fields: every writable canonical field of the object and the custom
+// fields of the other endpoint's FieldMapping (createTable adds their columns; an existing table must
+// have them). The match column
 // is not made unique, so creates on an SQL endpoint do not upsert (see docs/sync.md, duplicates).
 func sqlFieldSpecs(job *crmv1.SyncJob, m *mapping.Mapping) []sqltable.FieldSpec {
 	var out []sqltable.FieldSpec

@@ -90,4 +90,3 @@ func BenchmarkToRemote(b *testing.B) {
 		})
 	}
 }
-

@@ -51,8 +51,28 @@ func SQLFields(s Schema) []CanonicalField {
 // ForSQL compiles the mapping of an SQL table that holds a canonical object. Records of the SQL endpoint
 // are keyed by canonical field name, whatever the columns are called, and carry the values the sqltable
 // connector reads (json.Number for numbers, "YYYY-MM-DD" dates, RFC 3339 datetimes, "a;b" multi-selects).
-func ForSQL(object connectors.Object, table string) (*Mapping, error) {
-	return Compile(MappingSpec{Provider: string(SQL), Object: string(object), RemoteObject: table, InheritDefaults: true})
+//
+// extra adds fields outside the canonical schema: the custom fields of the CRM mapping at the other end of
+// the job, each with its Name and canonical Type (other settings are ignored). Their columns are named
+// after them, like the canonical fields', and they are writable.
+func ForSQL(object connectors.Object, table string, extra []FieldSpec) (*Mapping, error) {
+	spec := MappingSpec{Provider: string(SQL), Object: string(object), RemoteObject: table, InheritDefaults: true}
+	for _, f := range extra {
+		spec.Fields = append(spec.Fields, FieldSpec{Name: f.Name, RemoteName: f.Name, Type: f.Type})
+	}
+	return Compile(spec)
+}
+
+// CustomFields returns the fields of m outside the canonical schema as FieldSpecs for ForSQL: name and
+// canonical type.
+func (m *Mapping) CustomFields() []FieldSpec {
+	var out []FieldSpec
+	for _, f := range m.fields {
+		if f.Custom {
+			out = append(out, FieldSpec{Name: f.Name, Type: string(f.Type)})
+		}
+	}
+	return out
 }
 
 // sqlFormat is the wire format of each canonical type in the sqltable connector's records.

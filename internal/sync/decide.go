@@ -83,13 +83,14 @@ func (r *run) decideUnlinked(p *pair, pl *plan) {
 	r.create(p, x, pl)
 }
 
-// create plans the creation of x's record on the other side with every synced field that has a value.
+// create plans the creation of x's record on the other side with every synced field that has a value and
+// that side can write.
 func (r *run) create(p *pair, x Owner, pl *plan) {
 	y := other(x)
 	c := p.get(x)
 	var fields []string
 	for _, f := range r.lay.fields {
-		if !sameValue(c.rec[f], nil) {
+		if !sameValue(c.rec[f], nil) && !readOnly(r.job.side(y).Mapper, f) {
 			fields = append(fields, f)
 		}
 	}

@@ -114,7 +114,7 @@ type Job struct {
 
 // layout is what a job's configuration decides once per run: the synced fields and who owns them.
 type layout struct {
-	fields []string           // canonical fields mapped on both sides, sorted
+	fields []string           // canonical fields synced (read on both sides, written on the owner's other side), sorted
 	owned  map[Owner][]string // fields owned by each side, sorted
 }
 
@@ -166,11 +166,20 @@ func (j *Job) validate() (layout, error) {
 	return j.ownership(fields)
 }
 
+// ownership splits the fields read on both sides into owner groups. A field flows from its owner to the
+// other side, so a field the other side cannot write (read-only there) is owned by the side that can only
+// be read: in a OneWay job it is not synced, in a TwoWay job its owner is the read-only side whatever the
+// default owner. A field read-only on both sides is not synced; it can still be the match key.
 func (j *Job) ownership(fields []string) (layout, error) {
-	l := layout{fields: fields, owned: map[Owner][]string{}}
+	l := layout{owned: map[Owner][]string{}}
+	writable := func(s Owner, f string) bool { return !readOnly(j.side(s).Mapper, f) }
 	if j.Direction == OneWay {
-		l.owned[Source] = fields
-		return l, nil
+		for _, f := range fields {
+			if writable(Destination, f) {
+				l.owned[Source] = append(l.owned[Source], f)
+			}
+		}
+		return l.finish(j)
 	}
 	def := j.DefaultOwner
 	if def == "" {
@@ -183,6 +192,10 @@ func (j *Job) ownership(fields []string) (layout, error) {
 		if o != Source && o != Destination {
 			return layout{}, invalidJob("job %s: field %q: owner %q: want %s or %s", j.Name, f, o, Source, Destination)
 		}
+		if !writable(other(o), f) {
+			return layout{}, invalidJob("job %s: field %q is owned by the %s, but it is read-only on the %s, which cannot be written: own it by the %s or remove it from the owners",
+				j.Name, f, o, other(o), other(o))
+		}
 	}
 	if def != Source && def != Destination {
 		return layout{}, invalidJob("job %s: default owner %q: want %s or %s", j.Name, def, Source, Destination)
@@ -191,8 +204,23 @@ func (j *Job) ownership(fields []string) (layout, error) {
 		o, ok := j.Owners[f]
 		if !ok {
 			o = def
+			if !writable(other(o), f) {
+				o = other(o)
+			}
 		}
-		l.owned[o] = append(l.owned[o], f)
+		if writable(other(o), f) {
+			l.owned[o] = append(l.owned[o], f)
+		}
+	}
+	return l.finish(j)
+}
+
+// finish sets the synced fields, the union of the owner groups, sorted.
+func (l layout) finish(j *Job) (layout, error) {
+	l.fields = append(slices.Clone(l.owned[Source]), l.owned[Destination]...)
+	slices.Sort(l.fields)
+	if len(l.fields) == 0 {
+		return layout{}, invalidJob("job %s: every field mapped on both sides is read-only on the side it would be written to", j.Name)
 	}
 	return l, nil
 }

@@ -16,9 +16,13 @@ func TestFromMapping(t *testing.T) {
 	}
 	mp := sync.FromMapping(m)
 	fields := mp.Fields()
+	ro := mp.(sync.ReadOnlyFields)
 	for _, f := range m.Fields() {
-		if got := slices.Contains(fields, f.Name); got == f.ReadOnly {
-			t.Errorf("field %s (read-only %v) synced = %v: only writable fields are synced", f.Name, f.ReadOnly, got)
+		if !slices.Contains(fields, f.Name) {
+			t.Errorf("field %s (read-only %v) is not read: every mapped field is", f.Name, f.ReadOnly)
+		}
+		if got := ro.ReadOnly(f.Name); got != f.ReadOnly {
+			t.Errorf("ReadOnly(%s) = %v, want %v", f.Name, got, f.ReadOnly)
 		}
 	}
 	c := sync.Canonical{}

@@ -244,7 +244,7 @@ func BenchmarkInitialSync1MPeakRSS(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
 
-	srcMap, err := mapping.ForSQL(connectors.Contacts, "contacts")
+	srcMap, err := mapping.ForSQL(connectors.Contacts, "contacts", nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -48,7 +48,8 @@ type Canonical = mapping.Canonical
 // and round-trip stable: a record written with ToRemote and read back with ToCanonical yields equal
 // canonical values, or every echo of a write looks like a new change.
 type Mapper interface {
-	// Fields lists the canonical fields this side reads and writes (read-only fields excluded).
+	// Fields lists the canonical fields this side reads. All are written too unless the Mapper implements
+	// ReadOnlyFields, whose read-only fields the engine never writes.
 	Fields() []string
 	// RemoteFields lists the remote fields to read (connectors.ChangesRequest.Fields).
 	RemoteFields() []string

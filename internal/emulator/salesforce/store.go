@@ -438,7 +438,6 @@ func wire(f *Field, v any) any {
 	return v
 }
 
-
 // validate checks values (already coerced, canonical names) for a create (id == "") or an update of rec.
 // It returns the record's errors; none means it may be saved.
 func (s *Server) validate(o *sobject, rec *record, vals map[string]any) []saveError {
