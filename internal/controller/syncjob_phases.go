@@ -34,8 +34,8 @@ type jobScope = scope[*crmv1.SyncJob]
 // mappings against the live CRMs, runs the engine and records the result.
 func (r *SyncJobReconciler) sync(ctx context.Context, s *jobScope) (phaseResult, error) {
 	if wait, due := r.due(s); !due {
+		// Between runs the conditions stay as the last run left them.
 		s.obj.Status.NextSyncTime = metaTime(r.Now().Add(wait))
-		keepReady(s)
 		return phaseResult{requeueAfter: wait, stop: true}, nil
 	}
 	src, dst, err := r.resolve(ctx, s)
@@ -49,14 +49,6 @@ func (r *SyncJobReconciler) sync(ctx context.Context, s *jobScope) (phaseResult,
 		return phaseResult{}, err
 	}
 	return r.run(ctx, s, src, dst)
-}
-
-// keepReady carries the Ready condition of the last run over a reconcile that only schedules: a job
-// between runs is as ready as its last run left it.
-func keepReady(s *jobScope) {
-	if s.status.ObservedGeneration != s.obj.Generation {
-		s.markRetrying(crmv1.ReasonProgressing, fmt.Sprintf("%s: waiting for its first run", s.name()))
-	}
 }
 
 // due says whether a run should start now, or how long until the next one.
