@@ -69,6 +69,9 @@ type SyncJobReconciler struct {
 	// Now is the clock of schedules and status times; defaults to time.Now.
 	Now func() time.Time
 
+	// pendingRuns holds the jobs whose requested run had to wait for a dependency (in memory: a restart
+	// runs every job anyway, as its first reconcile finds it due or schedules it).
+	pendingRuns  sync.Map
 	engine       *syncengine.Engine
 	validator    *mapping.LiveValidator
 	sqlEndpoints sqlEndpointCache
@@ -216,6 +219,7 @@ func (r *SyncJobReconciler) forgetState(ctx context.Context, s *scope[*crmv1.Syn
 			_, _ = r.resolveSQL(ctx, job, ep.SQL, role)
 		}
 	}
+	r.pendingRuns.Delete(jobKey(job))
 	if err := r.sqlEndpoints.forget(ctx, jobKey(job), true); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "release SQL change log consumer", "syncjob", jobKey(job))
 	}

@@ -40,6 +40,10 @@ func (r *SyncJobReconciler) sync(ctx context.Context, s *jobScope) (phaseResult,
 	}
 	src, dst, err := r.resolve(ctx, s)
 	if errors.Is(err, errDependencyNotReady) {
+		if s.requested {
+			r.pendingRuns.Store(jobKey(s.obj), true) // run as soon as the dependency is ready
+		}
+		// A pending request stays pending: the next reconcile that finds the dependencies ready runs.
 		s.markRetrying(crmv1.ReasonDependencyNotReady, fmt.Sprintf("%s: %v", s.name(), err))
 		return phaseResult{requeueAfter: dependencyRetry, stop: true}, nil
 	} else if err != nil {
@@ -48,12 +52,16 @@ func (r *SyncJobReconciler) sync(ctx context.Context, s *jobScope) (phaseResult,
 	if err := r.validateLive(ctx, s, src, dst); err != nil {
 		return phaseResult{}, err
 	}
+	r.pendingRuns.Delete(jobKey(s.obj))
 	return r.run(ctx, s, src, dst)
 }
 
 // due says whether a run should start now, or how long until the next one.
 func (r *SyncJobReconciler) due(s *jobScope) (time.Duration, bool) {
 	st := s.obj.Status
+	if _, pending := r.pendingRuns.Load(jobKey(s.obj)); pending {
+		return 0, true
+	}
 	if s.requested || st.LastSyncTime == nil || s.status.ObservedGeneration != s.obj.Generation {
 		return 0, true
 	}
