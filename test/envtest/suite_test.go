@@ -18,10 +18,8 @@ package envtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -31,13 +29,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlenvtest "sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	crmv1 "github.com/crmsync/crmsync/api/v1alpha1"
+	"github.com/crmsync/crmsync/internal/testutil/envtestutil"
 )
 
 // k8sClient talks to the envtest API server directly (no cache): a test sees its own writes at once, and
@@ -55,42 +51,22 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		fmt.Fprintln(os.Stderr, "FAIL: KUBEBUILDER_ASSETS is not set, so the envtest suite cannot start an API server.\n"+
-			"Run `make test`, or run `export KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh)` from the repository root and retry.")
-		return 1
-	}
 	// Everything controller-runtime and client-go log goes to the capture, at the most verbose level, so
 	// that the log test sees every line.
 	ctrl.SetLogger(captureLogger())
 	klog.SetLogger(captureLogger())
 
-	env := &ctrlenvtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-	}
-	cfg, err := env.Start()
+	cluster, err := envtestutil.Start()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: start envtest with the assets in KUBEBUILDER_ASSETS: %v\n", err)
+		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 		return 1
 	}
 	defer func() {
-		if err := env.Stop(); err != nil {
+		if err := cluster.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "stop envtest: %v\n", err)
 		}
 	}()
-
-	scheme = runtime.NewScheme()
-	if err := errors.Join(clientgoscheme.AddToScheme(scheme), crmv1.AddToScheme(scheme)); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: build scheme: %v\n", err)
-		return 1
-	}
-	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: create client: %v\n", err)
-		return 1
-	}
+	k8sClient, scheme = cluster.Client, cluster.Scheme
 	return m.Run()
 }
 

@@ -17,10 +17,8 @@ limitations under the License.
 package syncjob
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,14 +26,12 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlenvtest "sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	crmv1 "github.com/crmsync/crmsync/api/v1alpha1"
+	"github.com/crmsync/crmsync/internal/testutil/envtestutil"
 	"github.com/crmsync/crmsync/internal/testutil/pgtest"
 )
 
@@ -55,12 +51,6 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		fmt.Fprintln(os.Stderr, "FAIL: KUBEBUILDER_ASSETS is not set, so the SyncJob suite cannot start an API server.\n"+
-			"Run `make test`, or run `export KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh)` from the repository root and retry.")
-		return 1
-	}
 	ctrl.SetLogger(captureLogger())
 	klog.SetLogger(captureLogger())
 
@@ -76,30 +66,17 @@ func runSuite(m *testing.M) int {
 		}
 	}()
 
-	env := &ctrlenvtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-	}
-	if restConfig, err = env.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: start envtest with the assets in KUBEBUILDER_ASSETS: %v\n", err)
+	cluster, err := envtestutil.Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 		return 1
 	}
 	defer func() {
-		if err := env.Stop(); err != nil {
+		if err := cluster.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "stop envtest: %v\n", err)
 		}
 	}()
-
-	scheme = runtime.NewScheme()
-	if err := errors.Join(clientgoscheme.AddToScheme(scheme), crmv1.AddToScheme(scheme)); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: build scheme: %v\n", err)
-		return 1
-	}
-	if k8sClient, err = client.New(restConfig, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: create client: %v\n", err)
-		return 1
-	}
+	restConfig, k8sClient, scheme = cluster.Config, cluster.Client, cluster.Scheme
 	return m.Run()
 }
 
