@@ -244,8 +244,7 @@ func (s *pgStore) IterateLinks(ctx context.Context, job string, fn func([]Link) 
 	if err != nil || !ok {
 		return err
 	}
-	after := ""
-	for {
+	return iterateLinkPages(fn, func(after string) ([]Link, error) {
 		page := make([]Link, 0, iteratePageSize)
 		err := s.pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 			rows, err := c.Query(ctx, `SELECT source_id, dest_id, source_fp, dest_fp, updated_at FROM crmsync_links
@@ -256,19 +255,10 @@ func (s *pgStore) IterateLinks(ctx context.Context, job string, fn func([]Link) 
 			return scanPGLinks(rows, func(l Link) { page = append(page, l) })
 		})
 		if err != nil {
-			return fmt.Errorf("state: iterate links of job %s: %w", job, err)
+			return nil, fmt.Errorf("state: iterate links of job %s: %w", job, err)
 		}
-		if len(page) == 0 {
-			return nil
-		}
-		if err := fn(page); err != nil {
-			return err
-		}
-		if len(page) < iteratePageSize {
-			return nil
-		}
-		after = page[len(page)-1].SourceID
-	}
+		return page, nil
+	})
 }
 
 func (s *pgStore) PutUnmatched(ctx context.Context, job string, side Side, keys map[string]string) error {

@@ -310,8 +310,7 @@ func (s *sqliteStore) IterateLinks(ctx context.Context, job string, fn func([]Li
 	if err != nil || !ok {
 		return err
 	}
-	after := ""
-	for {
+	return iterateLinkPages(fn, func(after string) ([]Link, error) {
 		page := make([]Link, 0, iteratePageSize)
 		rows, err := s.r.QueryContext(ctx, `SELECT source_id, dest_id, source_fp, dest_fp, updated_at FROM crmsync_links
 			WHERE job_id = ? AND source_id > ? ORDER BY source_id LIMIT ?`, id, after, iteratePageSize)
@@ -319,19 +318,10 @@ func (s *sqliteStore) IterateLinks(ctx context.Context, job string, fn func([]Li
 			err = scanSQLiteLinks(rows, func(l Link) { page = append(page, l) })
 		}
 		if err != nil {
-			return fmt.Errorf("state: iterate links of job %s: %w", job, err)
+			return nil, fmt.Errorf("state: iterate links of job %s: %w", job, err)
 		}
-		if len(page) == 0 {
-			return nil
-		}
-		if err := fn(page); err != nil {
-			return err
-		}
-		if len(page) < iteratePageSize {
-			return nil
-		}
-		after = page[len(page)-1].SourceID
-	}
+		return page, nil
+	})
 }
 
 func (s *sqliteStore) PutUnmatched(ctx context.Context, job string, side Side, keys map[string]string) error {

@@ -340,3 +340,25 @@ func sortedKeys(m map[string]string) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// iterateLinkPages calls fn with the pages that fetch returns, each fetched after the last source id of the
+// one before, until a short page. It is the paging loop of IterateLinks on both engines.
+func iterateLinkPages(fn func([]Link) error, fetch func(after string) ([]Link, error)) error {
+	after := ""
+	for {
+		page, err := fetch(after)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		if len(page) < iteratePageSize {
+			return nil
+		}
+		after = page[len(page)-1].SourceID
+	}
+}
