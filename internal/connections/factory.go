@@ -1,7 +1,7 @@
 package connections
 
 import (
-	"fmt"
+	"errors"
 	"net/http"
 	"time"
 
@@ -14,7 +14,7 @@ import (
 )
 
 // ErrProviderNotSupported is wrapped by the error of a provider this build has no connector for.
-var ErrProviderNotSupported = fmt.Errorf("provider not supported by this build")
+var ErrProviderNotSupported = errors.New("use a supported provider, or a crmsync release that has this connector")
 
 // newConnector picks the connector of s.Provider. Each CRM's connector is constructed from the shared
 // token source and budget, so every sync of the connection shares both.
