@@ -14,6 +14,7 @@ import (
 
 	crmv1 "github.com/crmsync/crmsync/api/v1alpha1"
 	"github.com/crmsync/crmsync/internal/connectors"
+	"github.com/crmsync/crmsync/internal/crmerr"
 	syncengine "github.com/crmsync/crmsync/internal/sync"
 )
 
@@ -66,8 +67,13 @@ func (r *SyncJobReconciler) due(s *jobScope) (time.Duration, bool) {
 		return 0, true
 	}
 	if st.LastSuccessfulSyncTime == nil || st.LastSuccessfulSyncTime.Before(st.LastSyncTime) {
-		// The last run failed; the error path already scheduled its retry.
-		return 0, true
+		// The last run failed: retry at the time it set (the budget's reset for a rate limit), whatever
+		// else wakes the job meanwhile.
+		if st.NextSyncTime == nil {
+			return 0, true
+		}
+		wait := st.NextSyncTime.Sub(r.Now())
+		return wait, wait <= 0
 	}
 	wait := st.LastSyncTime.Add(interval(s.obj)).Sub(r.Now())
 	return withJitter(wait), wait <= 0
@@ -158,6 +164,7 @@ func (r *SyncJobReconciler) run(ctx context.Context, s *jobScope, src, dst *endp
 	r.recordRun(ctx, s, res, err)
 	if err != nil {
 		r.event(s, corev1.EventTypeWarning, "SyncFailed", "sync failed after %d records: %v", res.Counters.Read, err)
+		s.obj.Status.NextSyncTime = metaTime(r.Now().Add(failedRunRetry(err, interval(s.obj), r.Now())))
 		return phaseResult{}, fmt.Errorf("sync run: %w", err)
 	}
 	wait := withJitter(interval(s.obj))
@@ -186,6 +193,15 @@ func (r *SyncJobReconciler) engineJob(s *jobScope, src, dst *endpoint) syncengin
 		job.Direction = syncengine.TwoWay
 	}
 	return job
+}
+
+// failedRunRetry is how long a failed run waits before the next attempt: until the budget resets after a
+// rate limit, else a minute (or the interval, when shorter).
+func failedRunRetry(err error, every time.Duration, now time.Time) time.Duration {
+	if at, ok := crmerr.RetryAt(err); ok {
+		return max(at.Sub(now), time.Second)
+	}
+	return min(every, time.Minute)
 }
 
 func side(ep *endpoint, c connectors.Cursor) syncengine.Side {
